@@ -1,0 +1,91 @@
+"""APScheduler wiring. Jobs register here; a leader lease makes them run in one process only.
+
+What is due lives in our own tables, so each job looks at the database on every tick: a restart or a missed
+tick loses nothing. APScheduler only decides *when to look*.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import uuid
+from dataclasses import dataclass, field
+from typing import Callable
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from gateway.logs import log_event
+from storage import leases
+from storage.db import database
+
+LEADER_LEASE = "scheduler-leader"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    func: Callable[[Flask], object]
+    trigger: str  # "interval" | "cron"
+    trigger_args: dict = field(default_factory=dict)
+
+
+JOBS: dict[str, Job] = {}
+
+
+def job(name: str, trigger: str = "interval", **trigger_args) -> Callable:
+    """Register `func(app)` as a scheduled job, e.g. `@job("outbox.dispatch", seconds=2)`."""
+    def register(func: Callable[[Flask], object]) -> Callable[[Flask], object]:
+        JOBS[name] = Job(name, func, trigger, trigger_args)
+        return func
+    return register
+
+
+def process_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def run_job(app: Flask, name: str) -> object:
+    """Run one job now, in an app context with a connection. Tests call this directly."""
+    with app.app_context(), database.connection_context():
+        try:
+            return JOBS[name].func(app)
+        except Exception:
+            log_event("job.failed", logging.ERROR, job=name, exc_info=True)
+            raise
+
+
+def is_leader(app: Flask) -> bool:
+    config = app.config["GATEWAY"]["scheduler"]
+    with database.connection_context():
+        return leases.acquire(LEADER_LEASE, app.extensions["gateway.process_id"], config["lease_seconds"])
+
+
+def start_scheduler(app: Flask) -> BackgroundScheduler:
+    """Start the background scheduler for this process; jobs only run while it holds the leader lease."""
+    import gateway.jobs  # noqa: F401  (registers every job)
+
+    tz = app.config["GATEWAY"]["timezone"]
+    scheduler = BackgroundScheduler(timezone=tz, job_defaults={"coalesce": True, "max_instances": 1,
+                                                               "misfire_grace_time": 300})
+    for spec in JOBS.values():
+        scheduler.add_job(_leader_only, spec.trigger, args=[app, spec.name], id=spec.name, **spec.trigger_args)
+    scheduler.start()
+    app.extensions["gateway.scheduler"] = scheduler
+    return scheduler
+
+
+def stop_scheduler(app: Flask) -> None:
+    scheduler = app.extensions.pop("gateway.scheduler", None)
+    if scheduler and scheduler.running:
+        scheduler.shutdown(wait=True)
+    with database.connection_context():
+        leases.release(LEADER_LEASE, app.extensions["gateway.process_id"])
+
+
+def _leader_only(app: Flask, name: str) -> None:
+    try:
+        if is_leader(app):
+            run_job(app, name)
+    except Exception:  # a failing job must not kill the scheduler thread; run_job logged it
+        pass

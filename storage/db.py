@@ -1,0 +1,65 @@
+"""The database handle, its connection settings and the migration runner."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+from typing import Any
+
+import peewee
+from playhouse.db_url import connect
+from playhouse.migrations import Runner
+
+# Models bind to this proxy; `open_database` points it at a real database.
+database = peewee.DatabaseProxy()
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC: every stored datetime is UTC without tzinfo, so SQLite and PostgreSQL agree."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+def open_database(url: str) -> peewee.Database:
+    """Connect `database` to `url` (sqlite:///… or postgresql://…) with the settings both engines need."""
+    if url.startswith("sqlite"):
+        db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10)
+    else:
+        db = connect(url, autoconnect=True)
+    database.initialize(db)
+    return db
+
+
+def is_postgres(db: peewee.Database | None = None) -> bool:
+    return isinstance(db or database.obj, peewee.PostgresqlDatabase)
+
+
+def migration_runner(db: peewee.Database | None = None) -> Runner:
+    return Runner(db or database.obj, directory=str(MIGRATIONS_DIR))
+
+
+def pending_migrations(db: peewee.Database | None = None) -> list[str]:
+    return [m.name for m in migration_runner(db).status() if m.path and not m.applied]
+
+
+def upgrade(db: peewee.Database | None = None) -> list[str]:
+    """Apply pending migrations; returns their names."""
+    return migration_runner(db).up()
+
+
+class JSONField(peewee.TextField):
+    """JSON stored as text, so the same column works on SQLite and PostgreSQL."""
+
+    def db_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False, sort_keys=True)
+
+    def python_value(self, value: str | None) -> Any:
+        return None if value is None else json.loads(value)
+
+
+class BaseModel(peewee.Model):
+    class Meta:
+        database = database
+        legacy_table_names = False
