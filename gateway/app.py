@@ -21,8 +21,8 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     testing = overrides.pop("testing", False)
     migrate = overrides.pop("migrate", True)
     config = load_config(config_path, overrides)
-    ensure_instance(config)
     configure_logging(config["log_level"])
+    ensure_instance(config)
 
     app = Flask(__name__, instance_path=config["instance_path"])
     app.config.update(GATEWAY=config, SECRET_KEY=config["secret_key"], MAX_CONTENT_LENGTH=MAX_BODY_BYTES,

@@ -5,7 +5,7 @@ import functools
 import importlib
 import json
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 import click
 from flask import Flask

@@ -6,11 +6,12 @@ config.yaml. A bad value raises ConfigError with one line naming the key, the va
 from __future__ import annotations
 
 import copy
+import logging
 import os
 import secrets
-import warnings
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
 import yaml
@@ -81,8 +82,9 @@ def ensure_instance(config: dict) -> None:
     if not key_file.exists():
         key_file.write_text(secrets.token_hex(32))
         key_file.chmod(0o600)
-        warnings.warn(f"GATEWAY_SECRET_KEY is not set: generated a local key in {key_file}. "
-                      "Set GATEWAY_SECRET_KEY in production; changing it later re-keys every contact.", stacklevel=2)
+        logging.getLogger("gateway").warning(
+            f"GATEWAY_SECRET_KEY is not set: generated a local key in {key_file}. Set GATEWAY_SECRET_KEY in "
+            "production; changing it later re-keys every contact.")
     config["secret_key"] = key_file.read_text().strip()
 
 
@@ -135,6 +137,11 @@ def _validate(config: dict) -> None:
         key = ".".join(str(p) for p in error.path) or "(top level)"
         allowed = error.schema.get("description") or error.message
         raise ConfigError(f"config key '{key}' has value {error.instance!r}: {allowed}")
+    try:
+        ZoneInfo(config["timezone"])
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"config key 'timezone' has value {config['timezone']!r}: must be an IANA time zone "
+                          "such as Asia/Ulaanbaatar") from None
 
 
 def _deep_merge(base: dict, extra: dict) -> None:

@@ -1,8 +1,8 @@
 """GET /healthz: database, scheduler, flows, version, and any check a channel registers."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
-from typing import Callable
 
 from flask import Blueprint, current_app, jsonify
 

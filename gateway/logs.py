@@ -31,6 +31,7 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonLineFormatter())
         root.addHandler(handler)
     root.setLevel(level)
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
 
 
 def log_event(event: str, level: int = logging.INFO, **fields) -> None:

@@ -7,7 +7,8 @@ The conversation layer calls both; it knows nothing of complaints or scorecards 
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 ContextProvider = Callable[..., dict[str, Any]]  # (app, contact, run) -> vars
 CompletionHandler = Callable[..., list[str] | None]  # (app, contact, run, results) -> extra replies or None

@@ -9,8 +9,8 @@ import logging
 import os
 import socket
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask

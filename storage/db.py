@@ -19,7 +19,7 @@ SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 1000
 
 def utcnow() -> dt.datetime:
     """Naive UTC: every stored datetime is UTC without tzinfo, so SQLite and PostgreSQL agree."""
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 def open_database(url: str) -> peewee.Database:

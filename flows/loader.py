@@ -1,0 +1,326 @@
+"""Read flow files: YAML 1.2 → schema check → compiled ``Flow`` → semantic checks.
+
+Parsing happens once at load time. Every problem becomes an ``Issue`` with the file, line and column, so a
+CSO staff member can jump straight to it. A broken flow is left out of the ``FlowSet``; the others keep working.
+"""
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+from jinja2 import TemplateSyntaxError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError
+
+from flows import checks
+from flows.definition import (
+    DEFAULT_MAX_RETRIES, DEFAULT_SMS_WAIT, Answer, Branch, Choice, Flow, FlowError, Foreach, Issue, Step, Text,
+)
+from flows.templates import compile_template, variables_in
+from flows.text import normalize
+
+BUNDLED_DIR = Path(__file__).resolve().parent
+SCHEMA_PATH = BUNDLED_DIR / "schema.json"
+_DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
+_ENGINE_NAMES = frozenset({"lang", "loop"})  # provided by the engine, not by the gateway
+
+
+@dataclass
+class FlowSet:
+    """The flows that loaded, plus every issue found (including those of flows left out)."""
+
+    flows: dict[str, Flow] = field(default_factory=dict)
+    issues: list[Issue] = field(default_factory=list)
+
+    def get(self, flow_id: str) -> Flow | None:
+        return self.flows.get(flow_id)
+
+    def by_keyword(self, word: str) -> Flow | None:
+        """The flow whose keyword matches *word* (script-, case- and transliteration-insensitive)."""
+        key = normalize(word)
+        if not key:
+            return None
+        keyed = _keyword_index(tuple(self.flows.values()))
+        if key in keyed:
+            return keyed[key]
+        close = {flow.id: flow for known, flow in keyed.items() if checks.keywords_clash(key, known)}
+        return next(iter(close.values())) if len(close) == 1 else None
+
+    def ussd_flows(self) -> list[Flow]:
+        """Flows for the USSD main menu, by ``ussd_order`` then id."""
+        return sorted((flow for flow in self.flows.values() if flow.ussd), key=lambda f: (f.ussd_order, f.id))
+
+    @property
+    def errors(self) -> list[Issue]:
+        return [issue for issue in self.issues if issue.severity == "error"]
+
+
+@lru_cache(maxsize=64)
+def _keyword_index(flows: tuple[Flow, ...]) -> dict[str, Flow]:
+    return {normalize(keyword): flow for flow in flows for keyword in flow.keywords}
+
+
+def load_flow_text(text: str, source: str = "<string>") -> Flow:
+    """Compile one flow; raises ``FlowError`` when it has errors (warnings alone do not stop it)."""
+    flow, issues = load_flow_text_with_issues(text, source)
+    if flow is None:
+        raise FlowError(issues)
+    return flow
+
+
+def load_flow_text_with_issues(text: str, source: str = "<string>") -> tuple[Flow | None, list[Issue]]:
+    """Like ``load_flow_text`` but returns (flow or None, issues) so warnings are not lost."""
+    try:
+        data, positions = _parse_yaml(text, source)
+    except FlowError as error:
+        return None, error.issues
+    issues = _schema_issues(data, positions, source)
+    if issues:
+        return None, issues
+    flow = _compile(data, positions, source)
+    issues = _template_issues(flow) + checks.check_flow(flow)
+    has_errors = any(issue.severity == "error" for issue in issues)
+    return (None if has_errors else flow), issues
+
+
+def flow_files(paths: Iterable[str | Path], bundled: bool = True) -> list[Path]:
+    """YAML files named by *paths* (folders are searched one level deep), bundled flows first."""
+    found: list[Path] = []
+    roots = ([BUNDLED_DIR] if bundled else []) + [Path(path) for path in paths]
+    for root in roots:
+        candidates = sorted(root.glob("*.y*ml")) if root.is_dir() else [root]
+        found += [path for path in candidates if path.resolve() not in {seen.resolve() for seen in found}]
+    return found
+
+
+def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
+    """Load every flow file; broken flows are left out and reported in ``FlowSet.issues``."""
+    flow_set = FlowSet()
+    for path in flow_files(paths, bundled):
+        flow, issues = _load_file(path)
+        flow_set.issues += issues
+        if flow is None:
+            continue
+        clashes = checks.check_against_loaded(flow, flow_set.flows)
+        flow_set.issues += clashes
+        if not any(issue.severity == "error" for issue in clashes):
+            flow_set.flows[flow.id] = flow
+    flow_set.issues += checks.check_flow_references(flow_set.flows)
+    return flow_set
+
+
+def _load_file(path: Path) -> tuple[Flow | None, list[Issue]]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        return None, [Issue(str(path), 1, 1, "error", "unreadable_file", f"cannot read flow file: {error}")]
+    return load_flow_text_with_issues(text, str(path))
+
+
+# ---- YAML with positions ---------------------------------------------------------------------------------
+
+def _parse_yaml(text: str, source: str) -> tuple[Any, dict[tuple, tuple[int, int]]]:
+    # YAML 1.2 round-trip mode: yes/no/on/off stay strings, and every node remembers its line and column.
+    yaml = YAML(typ="rt")
+    yaml.version = (1, 2)
+    try:
+        document = yaml.load(text)
+    except MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
+        message = f"YAML syntax: {error.problem or error.context}"
+        raise FlowError([Issue(source, line, column, "error", "yaml_syntax", message)]) from None
+    except Exception as error:  # ruamel raises a few unmarked errors (e.g. bad directives)
+        raise FlowError([Issue(source, 1, 1, "error", "yaml_syntax", f"YAML syntax: {error}")]) from None
+    positions: dict[tuple, tuple[int, int]] = {(): (1, 1)}
+    return _plain(document, (), positions), positions
+
+
+def _plain(node: Any, path: tuple, positions: dict[tuple, tuple[int, int]]) -> Any:
+    """Plain dicts/lists/scalars, recording where each key or item starts."""
+    if isinstance(node, dict):
+        plain = {}
+        for key, value in node.items():
+            if hasattr(node, "lc"):
+                line, column = node.lc.key(key)
+                positions[path + (str(key),)] = (line + 1, column + 1)
+            plain[str(key)] = _plain(value, path + (str(key),), positions)
+        return plain
+    if isinstance(node, list):
+        items = []
+        for index, value in enumerate(node):
+            if hasattr(node, "lc"):
+                line, column = node.lc.item(index)
+                positions[path + (index,)] = (line + 1, column + 1)
+            items.append(_plain(value, path + (index,), positions))
+        return items
+    if isinstance(node, str):
+        return str(node)
+    if isinstance(node, bool) or node is None:
+        return node
+    if isinstance(node, int):
+        return int(node)
+    if isinstance(node, float):
+        return float(node)
+    return str(node)
+
+
+# ---- schema ----------------------------------------------------------------------------------------------
+
+@lru_cache(maxsize=1)
+def _validator() -> jsonschema.protocols.Validator:
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    return jsonschema.Draft202012Validator(schema)
+
+
+def _schema_issues(data: Any, positions: dict, source: str) -> list[Issue]:
+    issues = []
+    for error in sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        path = tuple(error.absolute_path)
+        line, column = _nearest(positions, path)
+        issues.append(Issue(source, line, column, "error", "schema", _schema_message(error, path)))
+    return issues
+
+
+def _schema_message(error: jsonschema.ValidationError, path: tuple) -> str:
+    where = ".".join(str(part) for part in path) or "flow"
+    if error.validator == "oneOf" and len(path) == 2 and path[0] == "steps":
+        return (f"step '{path[1]}': an 'ask' needs exactly one answer type (choices, choices_from, number, text,"
+                " yes_no, date, admin_unit); a step without 'ask' cannot have answer fields, save or foreach")
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message}"
+    return f"{where}: {error.message}"
+
+
+def _nearest(positions: dict, path: tuple) -> tuple[int, int]:
+    while path and path not in positions:
+        path = path[:-1]
+    return positions.get(path, (1, 1))
+
+
+# ---- compile ---------------------------------------------------------------------------------------------
+
+def _compile(data: dict, positions: dict, source: str) -> Flow:
+    triggers = data.get("triggers") or {}
+    settings = data.get("settings") or {}
+    steps = {step_id: _compile_step(step_id, raw) for step_id, raw in data["steps"].items()}
+    flow = Flow(
+        id=data["id"], version=data["version"], name=dict(data["name"]), start=data["start"], steps=steps,
+        keywords=tuple(str(word) for word in triggers.get("keywords", [])),
+        ussd=bool(triggers.get("ussd", False)), ussd_order=int(triggers.get("ussd_order", 100)),
+        records=data.get("records"), max_retries=int(settings.get("max_retries", DEFAULT_MAX_RETRIES)),
+        sms_wait=_duration(settings.get("sms_wait")), source=source, positions=positions,
+    )
+    return _with_uses(flow)
+
+
+def _compile_step(step_id: str, raw: dict) -> Step:
+    foreach = raw.get("foreach")
+    return Step(
+        id=step_id, say=_text(raw.get("say")), ask=_text(raw.get("ask")), hint=_text(raw.get("hint")),
+        answer=_compile_answer(raw), save=raw.get("save"),
+        foreach=Foreach(foreach["list"], foreach["as"], foreach.get("key", "code")) if foreach else None,
+        next=_compile_next(raw.get("next")), goto_flow=raw.get("goto_flow"), end=bool(raw.get("end", False)),
+    )
+
+
+def _compile_answer(raw: dict) -> Answer | None:
+    if "choices" in raw or "choices_from" in raw:
+        other = raw.get("other") or {}
+        return Answer(
+            kind="choices", choices=_compile_choices(raw.get("choices", [])), choices_from=raw.get("choices_from"),
+            other_key=other.get("key"), other_save=other.get("save_text"),
+        )
+    if "number" in raw:
+        bounds = raw["number"] or {}
+        return Answer(kind="number", minimum=bounds.get("min"), maximum=bounds.get("max"))
+    if "text" in raw:
+        options = raw["text"] or {}
+        return Answer(kind="text", max_length=options.get("max_length", 160), optional=options.get("optional", False))
+    if raw.get("yes_no"):
+        return Answer(kind="yes_no", choices=_YES_NO)
+    if raw.get("date"):
+        return Answer(kind="date")
+    if "admin_unit" in raw:
+        options = raw["admin_unit"]
+        return Answer(kind="admin_unit", levels=tuple(options["levels"]), ask_second=_text(options.get("ask_second")))
+    return None
+
+
+_YES_NO = (
+    Choice("yes", Text("Тийм", "Yes", "Tiim"), 1, ("tiim", "tim", "yes", "y", "za", "тийм", "за")),
+    Choice("no", Text("Үгүй", "No", "Ugui"), 2, ("ugui", "vgvi", "no", "n", "үгүй")),
+)
+
+
+def _compile_choices(raw_choices: list[dict]) -> tuple[Choice, ...]:
+    return tuple(
+        Choice(
+            key=str(raw["key"]), label=Text(raw.get("mn", ""), raw.get("en", ""), raw.get("latn")),
+            number=int(raw.get("number", position)), aliases=tuple(str(alias) for alias in raw.get("aliases", [])),
+        )
+        for position, raw in enumerate(raw_choices, start=1)
+    )
+
+
+def _compile_next(raw: Any) -> tuple[Branch, ...]:
+    if raw is None:
+        return ()
+    if isinstance(raw, str):
+        return (Branch(goto=raw),)
+    return tuple(Branch(goto=item["goto"], condition=item.get("if")) for item in raw)
+
+
+def _text(raw: dict | None) -> Text | None:
+    if raw is None:
+        return None
+    return Text(raw.get("mn", ""), raw.get("en", ""), raw.get("latn"))
+
+
+def _duration(raw: str | None) -> timedelta:
+    if not raw:
+        return DEFAULT_SMS_WAIT
+    match = re.fullmatch(r"(\d+)([smhd])", raw)
+    return timedelta(**{_DURATION_UNITS[match.group(2)]: int(match.group(1))}) if match else DEFAULT_SMS_WAIT
+
+
+def _with_uses(flow: Flow) -> Flow:
+    """Record which context variables the flow reads, so the gateway computes only those."""
+    from dataclasses import replace
+
+    results = {name.split(".")[0] for name in flow.saved_names()}
+    item_names = {step.foreach.item_name for step in flow.steps.values() if step.foreach}
+    read: set[str] = set()
+    for step in flow.steps.values():
+        for _, text in step.texts():
+            for source in text.variants().values():
+                read |= variables_in(source)
+        if step.answer and step.answer.choices_from:
+            read.add(step.answer.choices_from)
+        if step.foreach:
+            read.add(step.foreach.list_path.split(".")[0])
+    chosen_lists = {step.save: step.answer.choices_from for step in flow.steps.values()
+                    if step.answer and step.answer.choices_from and step.save}
+    read |= {chosen_lists[name] for name in read if name in chosen_lists}
+    return replace(flow, uses=frozenset(read - results - item_names - _ENGINE_NAMES))
+
+
+def _template_issues(flow: Flow) -> list[Issue]:
+    issues = []
+    for step in flow.steps.values():
+        for label, text in step.texts():
+            for variant, source in text.variants().items():
+                try:
+                    compile_template(source)
+                except TemplateSyntaxError as error:
+                    line, column = flow.position("steps", step.id)
+                    message = f"step '{step.id}' {label} ({variant}): template error: {error.message}"
+                    issues.append(Issue(flow.source, line, column, "error", "invalid_template", message))
+    return issues

@@ -1,0 +1,91 @@
+"""Sandboxed ``{{ }}`` templates, compiled once per distinct source string.
+
+Templates see only plain data: saved results, the context variables a flow uses, and localized wrappers.
+The sandbox blocks attribute tricks (``__class__`` and friends), so a flow file can never reach Python objects.
+"""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from functools import lru_cache
+from typing import Any
+
+from jinja2 import TemplateSyntaxError, meta, pass_context
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from flows.text import to_latin
+
+_MONTHS_EN = ("January", "February", "March", "April", "May", "June", "July", "August", "September",
+              "October", "November", "December")
+
+_env = ImmutableSandboxedEnvironment(autoescape=False, keep_trailing_newline=False)
+
+
+class Localized(dict):
+    """A mapping with mn/en(/latn) keys that prints itself in the reader's language and script.
+
+    Lets data from the gateway (indicator texts, meeting places) be written ``{{ indicator }}`` in a template
+    while its other fields stay reachable (``{{ indicator.code }}``).
+    """
+
+    def __init__(self, data: Mapping, language: str, script: str) -> None:
+        super().__init__(data)
+        self._language, self._script = language, script
+
+    def __str__(self) -> str:
+        return pick_language(self, self._language, self._script)
+
+
+def pick_language(data: Mapping, language: str, script: str) -> str:
+    if language == "en" and data.get("en"):
+        return str(data["en"])
+    if script == "latn":
+        return str(data.get("latn") or to_latin(str(data.get("mn") or data.get("en") or "")))
+    return str(data.get("mn") or data.get("en") or "")
+
+
+def localize(value: Any, language: str, script: str) -> Any:
+    """Wrap nested mappings so the ones that carry translations print in the right language."""
+    if isinstance(value, Mapping):
+        items = {key: localize(item, language, script) for key, item in value.items()}
+        return Localized(items, language, script) if ("mn" in value or "en" in value) else items
+    if isinstance(value, list | tuple):
+        return [localize(item, language, script) for item in value]
+    return value
+
+
+@pass_context
+def _day(context, value: Any) -> str:
+    """A date as people write it: 6/20 in Mongolian, 20 June in English."""
+    language = context.get("lang", "mn")
+    try:
+        day = value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return str(value)
+    return f"{day.day} {_MONTHS_EN[day.month - 1]}" if language == "en" else f"{day.month}/{day.day}"
+
+
+_env.filters["day"] = _day
+
+
+@lru_cache(maxsize=4096)
+def compile_template(source: str):
+    """Compile (and cache) one template; raises TemplateSyntaxError for the loader to report."""
+    return _env.from_string(source)
+
+
+@lru_cache(maxsize=4096)
+def variables_in(source: str) -> frozenset[str]:
+    """Top-level names a template reads, e.g. {'ref', 'meeting'}."""
+    try:
+        return frozenset(meta.find_undeclared_variables(_env.parse(source)))
+    except TemplateSyntaxError:
+        return frozenset()
+
+
+def render(source: str, values: Mapping[str, Any]) -> str:
+    return compile_template(source).render(**values)
+
+
+def is_template(source: str) -> bool:
+    return "{{" in source or "{%" in source

@@ -1,0 +1,52 @@
+"""`gateway db upgrade`, /healthz failure, and log lines that mask numbers."""
+from __future__ import annotations
+
+import json
+import logging
+
+from click.testing import CliRunner
+
+from gateway.cli import cli
+from gateway.logs import JsonLineFormatter, log_event
+from storage.db import database
+
+
+def test_db_upgrade_applies_then_reports_up_to_date(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", "k" * 32)
+    runner = CliRunner()
+    first = runner.invoke(cli, ["db", "upgrade"])
+    assert first.exit_code == 0, first.output
+    assert "0001_core" in first.output and "0002_seed_admin_units" in first.output
+    second = runner.invoke(cli, ["db", "upgrade"])
+    assert "up to date" in second.output
+    assert (tmp_path / "instance" / "gateway.db").exists()
+
+
+def test_healthz_is_503_when_the_database_is_unreachable(app, monkeypatch):
+    def broken(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(database.obj, "execute_sql", broken)
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 503
+    assert response.get_json()["database"].startswith("error")
+
+
+def test_log_lines_are_json_and_mask_numbers(caplog):
+    formatter = JsonLineFormatter()
+    with caplog.at_level(logging.INFO, logger="gateway"):
+        log_event("sms.received", phone="+97699112233", channel="android")
+    line = json.loads(formatter.format(caplog.records[-1]))
+    assert line["event"] == "sms.received" and line["channel"] == "android"
+    assert line["phone"] == "+976****2233"
+
+
+def test_every_command_has_a_one_line_help():
+    result = CliRunner().invoke(cli, ["--help"])
+    assert result.exit_code == 0
+    listed = [line for line in result.output.splitlines() if line.startswith("  ") and not line.startswith("   ")]
+    commands = [line.split()[0] for line in listed if not line.strip().startswith("-")]
+    assert {"serve", "config", "db"} <= set(commands)
+    for name, command in cli.commands.items():
+        assert command.help or command.short_help, f"{name} has no help text"
