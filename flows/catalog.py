@@ -36,9 +36,11 @@ class AdminUnit:
     def short_name(self, language: str, script: str = "cyrl") -> str:
         """Khoroo/bag names repeat their district ("Баянгол дүүргийн 7-р хороо"); menus show "7-р хороо"."""
         full = self.name(language, script)
-        if self.kind not in SECOND_LEVEL_KINDS:
-            return full
-        return " ".join(full.split()[-2:])
+        if self.kind in SECOND_LEVEL_KINDS:
+            return " ".join(full.split()[-2:])
+        words = full.split()
+        # "Сонгинохайрхан дүүрэг" → "Сонгинохайрхан": the question already says district or soum.
+        return " ".join(words[:-1]) if len(words) > 1 and normalize(words[-1]) in _GENERIC_WORDS else full
 
 
 class AdminCatalog:

@@ -4,6 +4,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import lru_cache
 from typing import Any, Literal
 
 from flows.text import to_latin
@@ -11,7 +12,7 @@ from flows.text import to_latin
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_SMS_WAIT = timedelta(days=3)
-RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join")
+RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup")
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class FlowError(Exception):
         self.issues = issues
 
 
+@lru_cache(maxsize=8192)
+def _latin_source(mn: str) -> str:
+    return to_latin(mn)
+
+
 @dataclass(frozen=True)
 class Text:
     """A translatable text. Mongolian Latin is the ``latn`` override, or the Cyrillic transliterated."""
@@ -54,7 +60,7 @@ class Text:
         if language == "en":
             return self.en or self.mn
         if script == "latn":
-            return self.latn if self.latn is not None else to_latin(self.mn)
+            return self.latn if self.latn is not None else _latin_source(self.mn)
         return self.mn or self.en
 
     def variants(self) -> dict[str, str]:

@@ -21,7 +21,17 @@ from ruamel.yaml.error import MarkedYAMLError
 
 from flows import checks
 from flows.definition import (
-    DEFAULT_MAX_RETRIES, DEFAULT_SMS_WAIT, Answer, Branch, Choice, Flow, FlowError, Foreach, Issue, Step, Text,
+    DEFAULT_MAX_RETRIES,
+    DEFAULT_SMS_WAIT,
+    Answer,
+    Branch,
+    Choice,
+    Flow,
+    FlowError,
+    Foreach,
+    Issue,
+    Step,
+    Text,
 )
 from flows.templates import compile_template, variables_in
 from flows.text import normalize
@@ -38,6 +48,8 @@ class FlowSet:
 
     flows: dict[str, Flow] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
+    _index: dict[str, Flow] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _index_signature: tuple = field(default=(), init=False, repr=False, compare=False)
 
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
@@ -47,7 +59,7 @@ class FlowSet:
         key = normalize(word)
         if not key:
             return None
-        keyed = _keyword_index(tuple(self.flows.values()))
+        keyed = self._keyword_index()
         if key in keyed:
             return keyed[key]
         close = {flow.id: flow for known, flow in keyed.items() if checks.keywords_clash(key, known)}
@@ -57,14 +69,19 @@ class FlowSet:
         """Flows for the USSD main menu, by ``ussd_order`` then id."""
         return sorted((flow for flow in self.flows.values() if flow.ussd), key=lambda f: (f.ussd_order, f.id))
 
+    def _keyword_index(self) -> dict[str, Flow]:
+        """Normalised keyword → flow, rebuilt only when the set of flows changes."""
+        signature = tuple((flow_id, id(flow)) for flow_id, flow in self.flows.items())
+        if self._index_signature != signature:
+            self._index = {normalize(word): flow for flow in self.flows.values() for word in flow.keywords}
+            self._index_signature = signature
+        return self._index
+
     @property
     def errors(self) -> list[Issue]:
         return [issue for issue in self.issues if issue.severity == "error"]
 
 
-@lru_cache(maxsize=64)
-def _keyword_index(flows: tuple[Flow, ...]) -> dict[str, Flow]:
-    return {normalize(keyword): flow for flow in flows for keyword in flow.keywords}
 
 
 def load_flow_text(text: str, source: str = "<string>") -> Flow:
@@ -85,7 +102,10 @@ def load_flow_text_with_issues(text: str, source: str = "<string>") -> tuple[Flo
     if issues:
         return None, issues
     flow = _compile(data, positions, source)
-    issues = _template_issues(flow) + checks.check_flow(flow)
+    issues = _template_issues(flow)
+    if issues:
+        return None, issues
+    issues = checks.check_flow(flow)
     has_errors = any(issue.severity == "error" for issue in issues)
     return (None if has_errors else flow), issues
 

@@ -25,7 +25,7 @@ UCS2_SINGLE, UCS2_PART = 70, 67
 _LOOKALIKE_IN_CYRILLIC = str.maketrans({
     "A": "А", "B": "В", "C": "С", "E": "Е", "H": "Н", "K": "К", "M": "М", "O": "О", "P": "Р", "T": "Т",
     "X": "Х", "Y": "У", "a": "а", "c": "с", "e": "е", "o": "о", "p": "р", "x": "х", "y": "у", "k": "к",
-    "Є": "Ө", "є": "ө", "Ї": "Ү", "ї": "ү", "V": "Ү", "v": "ү",
+    "Є": "Ө", "є": "ө", "Ї": "Ү", "ї": "ү", "V": "Ү", "v": "ү", "Ö": "Ө", "ö": "ө", "Ü": "Ү", "ü": "ү",
 })
 
 # Informal habits folded before cyrtranslit sees the word (domain.md §4.1): people write u for ө/ү/у, h for х,
@@ -58,7 +58,7 @@ def normalize(text: str) -> str:
     text = _drop_invisible_and_symbols(text)
     text = _WORD_RE.sub(lambda word: _fold_lookalikes(word.group()), text)
     text = text.lower().translate(_CYRILLIC_FOLD)
-    text = cyrtranslit.to_latin(text, "mn").lower()
+    text = cyrtranslit.to_latin(text, "mn").lower().replace("ö", "u").replace("ü", "u")  # MNS ö/ü = ө/ү
     text = _strip_diacritics(text)
     for pattern, replacement in _LATIN_FOLD_RE:
         text = pattern.sub(replacement, text)

@@ -1,13 +1,14 @@
 """The app factory: configuration, database, flows, blueprints. No work happens at import time."""
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
 from gateway.config import ensure_instance, load_config
-from gateway.logs import configure_logging, init_request_logging
+from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
 from storage.db import database, open_database, upgrade
 
@@ -32,7 +33,10 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     if migrate:
         with database.connection_context():
             upgrade()
-    app.extensions["gateway.flows"] = load_flowset(config)
+    flowset = app.extensions["gateway.flows"] = load_flowset(config)
+    if flowset.errors:
+        broken = ", ".join(sorted({issue.file for issue in flowset.errors}))
+        app.extensions.setdefault("gateway.warnings", []).append(f"broken flows left out: {broken}")
     _register_blueprints(app)
     _register_error_handlers(app)
     init_request_logging(app)
@@ -41,12 +45,13 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
 
 
 def load_flowset(config: dict):
-    try:  # TEMPORARY until flows/ lands
-        from flows.loader import load_flows
-    except ModuleNotFoundError:
-        from types import SimpleNamespace
-        return SimpleNamespace(flows={}, issues=[])
-    return load_flows(config["flows"]["paths"], bundled=config["flows"]["bundled"])
+    """Compile every flow once. A broken flow is left out, logged here and listed on /healthz."""
+    from flows.loader import load_flows
+
+    flowset = load_flows(config["flows"]["paths"], bundled=config["flows"]["bundled"])
+    for issue in flowset.errors:
+        log_event("flows.broken", logging.WARNING, issue=str(issue))
+    return flowset
 
 
 def _register_blueprints(app: Flask) -> None:
@@ -70,5 +75,6 @@ def _register_error_handlers(app: Flask) -> None:
 
 
 def _close_database(_exc) -> None:
-    if not database.is_closed():
+    # Leave the connection to an enclosing `connection_context()` (a job, a CLI command, a test) to close.
+    if not database.is_closed() and not database._state.ctx and not database.in_transaction():
         database.close()

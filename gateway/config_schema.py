@@ -23,14 +23,22 @@ DEFAULTS: dict = {
         "twilio": {"enabled": False, "verify": True, "from_number": None, "messaging_service_sid": None,
                    "base_url": None, "rate_per_second": 1},
         "android": {"enabled": False, "verify": True, "sim_number": None, "silence_warning_minutes": 30,
-                    "rate_per_second": 0.5},
+                    "rate_per_second": 0.5, "base_url": None},
     },
     "routing": {"sms": ["android", "africastalking", "twilio"], "bulk": ["android", "africastalking", "twilio"]},
-    "outbox": {"max_attempts": 5, "backoff_seconds": 30, "loop_guard_max": 3, "batch_size": 50},
+    "outbox": {"max_attempts": 5, "backoff_seconds": 30, "loop_guard_max": 3, "batch_size": 50,
+               "send_timeout_seconds": 10, "stale_sending_seconds": 120, "failover_after": 3, "down_seconds": 300,
+               "dispatch_seconds": 8},
     "prices": {"currency": "MNT", "per_segment": {"android": 20, "africastalking": 35, "twilio": 250}},
     "quiet_hours": {"start": "21:00", "end": "09:00"},
+    "meetings": {"reminder_minutes": [4320, 120]},
+    "broadcasts": {"stale_hours": 12, "chunk_size": 5000},
     "retention": {"message_days": 365, "run_days": 365},
     "consent": {"version": "2026-11"},
+    "complaints": {"due_days": 30, "followup_hours": 336, "restricted_readers": [],
+                   "sensitive_keywords": ["авлига", "авилга", "хахууль", "хээл", "луйвар", "corruption", "bribe",
+                                          "fraud"]},
+    "digests": {"trend_weeks": 6, "oldest_open": 5},
 }
 
 _enabled = {"type": "boolean", "description": "must be true or false"}
@@ -83,20 +91,38 @@ SCHEMA: dict = {
                 "enabled": _enabled, "verify": _enabled, "from_number": _string_or_null,
                 "messaging_service_sid": _string_or_null, "base_url": _url_or_null, "rate_per_second": _rate}},
             "android": {"type": "object", "properties": {
-                "enabled": _enabled, "verify": _enabled, "rate_per_second": _rate,
+                "enabled": _enabled, "verify": _enabled, "rate_per_second": _rate, "base_url": _url_or_null,
                 "sim_number": {"type": ["integer", "null"], "description": "must be a SIM slot number or null"},
                 "silence_warning_minutes": _positive_int}},
         }},
         "routing": {"type": "object", "properties": {"sms": _channel_names, "bulk": _channel_names}},
         "outbox": {"type": "object", "properties": {
             "max_attempts": _positive_int, "backoff_seconds": _positive_int, "loop_guard_max": _positive_int,
-            "batch_size": _positive_int}},
+            "batch_size": _positive_int, "failover_after": _positive_int,
+            "send_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"},
+            "stale_sending_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"},
+            "down_seconds": {"type": "number", "minimum": 0, "description": "must be seconds, 0 or more"},
+            "dispatch_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"}}},
         "prices": {"type": "object", "properties": {
             "currency": {"type": "string", "description": "must be a currency code"},
             "per_segment": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0},
                             "description": "must map channel names to a price per segment (0 or more)"}}},
         "quiet_hours": {"type": "object", "properties": {"start": _time_of_day, "end": _time_of_day}},
+        "meetings": {"type": "object", "properties": {
+            "reminder_minutes": {"type": "array", "items": {"type": "integer", "minimum": 1},
+                                 "description": "must be a list of whole minutes before the meeting, each 1 or more"}}},
+        "broadcasts": {"type": "object", "properties": {
+            "stale_hours": _positive_int, "chunk_size": _positive_int}},
         "retention": {"type": "object", "properties": {"message_days": _positive_int, "run_days": _positive_int}},
         "consent": {"type": "object", "properties": {"version": {"type": "string"}}},
+        "complaints": {"type": "object", "properties": {
+            "due_days": _positive_int, "followup_hours": _positive_int,
+            "restricted_readers": {"type": "array", "items": {"type": "string"},
+                                   "description": "must be a list of API token names"},
+            "sensitive_keywords": {"type": "array", "items": {"type": "string", "minLength": 1},
+                                   "description": "must be a list of words"}}},
+        "digests": {"type": "object", "properties": {
+            "trend_weeks": {"type": "integer", "minimum": 1, "maximum": 52, "description": "must be 1-52"},
+            "oldest_open": _positive_int}},
     },
 }

@@ -47,6 +47,8 @@ def process_id() -> str:
 
 def run_job(app: Flask, name: str) -> object:
     """Run one job now, in an app context with a connection. Tests call this directly."""
+    import gateway.jobs  # noqa: F401  (registers every job)
+
     with app.app_context(), database.connection_context():
         try:
             return JOBS[name].func(app)

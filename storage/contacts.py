@@ -30,8 +30,12 @@ def number_of(contact: Contact | int) -> str | None:
 
 
 def opt_out(contact: Contact) -> None:
+    """Stop all bulk to this person, including what of a running broadcast is still queued for them."""
+    from storage.meetings import cancel_pending_bulk  # imported here: storage.meetings imports this module's models
+
     Contact.update(opted_out_at=utcnow()).where(Contact.id == contact.id).execute()
     contact.opted_out_at = utcnow()
+    cancel_pending_bulk(contact.id)
 
 
 def opt_in(contact: Contact, version: str, source: str) -> None:

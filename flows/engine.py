@@ -1,0 +1,498 @@
+"""Run a compiled flow: (flow, state, input, ctx) → Outcome. Pure: no I/O, no clock (time is ``ctx.now``).
+
+The state is plain JSON the gateway stores between messages; results and events come back as data, and
+the gateway decides what to store or send. Nothing here raises on user input: any failure ends the run
+politely with status ``failed``.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from flows import answers
+from flows.catalog import AdminCatalog, AdminUnit
+from flows.conditions import matches
+from flows.definition import Choice, Flow, Step, Text
+from flows.messages import MESSAGES, MORE_NUMBER, SKIP_UNIT_NUMBER
+from flows.screens import sms_question, ussd_pages
+from flows.templates import localize, render
+from flows.text import to_latin
+
+log = logging.getLogger(__name__)
+
+Status = Literal["waiting", "completed", "failed", "expired", "home", "goto"]
+STATE_VERSION = 1
+MAX_STEPS_PER_CALL = 200  # a guard against loops the validator could not see (conditions on data)
+MAX_BACK_DEPTH = 30
+MAX_SAVED_TEXT = 1000
+
+
+@dataclass(frozen=True)
+class Context:
+    channel: Literal["sms", "ussd"]
+    language: Literal["mn", "en"]
+    script: Literal["cyrl", "latn"]
+    now: datetime
+    vars: Mapping[str, Any] = field(default_factory=dict)
+    units: AdminCatalog | None = None
+
+
+@dataclass
+class Outcome:
+    replies: list[str]
+    state: dict
+    status: Status
+    results: dict[str, dict[str, Any]] = field(default_factory=dict)
+    events: list[dict] = field(default_factory=list)
+    goto: str | None = None
+    wait_until: datetime | None = None
+
+
+def start(flow: Flow, ctx: Context) -> Outcome:
+    """Begin a run at the flow's start step."""
+    state = {"v": STATE_VERSION, "flow": flow.id, "flow_version": flow.version, "status": "waiting",
+             "step": flow.start, "results": {}, "retries": 0, "page": 0, "item": 0, "unit": None, "back": []}
+    return _safely(flow, state, ctx, lambda run: run.begin())
+
+
+def resume(flow: Flow, state: dict, text: str, ctx: Context) -> Outcome:
+    """Continue a waiting run with the person's reply."""
+    return _safely(flow, state, ctx, lambda run: run.answer(text if isinstance(text, str) else ""))
+
+
+def expire(flow: Flow, state: dict, ctx: Context) -> Outcome:
+    """The wait timed out: end the run without sending anything."""
+    return _safely(flow, state, ctx, lambda run: run.finish("expired", "run_expired"))
+
+
+def _safely(flow: Flow, state: dict, ctx: Context, action) -> Outcome:
+    try:
+        run = _Run(flow, _checked_state(flow, state), ctx)
+        action(run)
+        return run.outcome()
+    except Exception:  # the contract is "never raise on any input": log it and end politely
+        log.exception("flow %s failed", getattr(flow, "id", "?"))
+        return _broken_outcome(state, ctx)
+
+
+def _checked_state(flow: Flow, state: Any) -> dict:
+    if not isinstance(state, dict) or state.get("flow") != flow.id or state.get("step") not in flow.steps:
+        raise ValueError("state does not belong to this flow")
+    fresh = copy.deepcopy(state)
+    fresh.setdefault("results", {})
+    fresh.setdefault("back", [])
+    return fresh
+
+
+def _broken_outcome(state: Any, ctx: Context) -> Outcome:
+    results = state.get("results", {}) if isinstance(state, dict) else {}
+    safe_state = dict(state, status="failed") if isinstance(state, dict) else {"status": "failed"}
+    try:
+        reply = _plain_render(MESSAGES["error"], ctx)
+    except Exception:
+        reply = MESSAGES["error"].en
+    event = {"type": "run_failed", "reason": "error", "at": _iso(ctx)}
+    return Outcome([reply], safe_state, "failed", dict(results) if isinstance(results, dict) else {}, [event])
+
+
+def _plain_render(text: Text, ctx: Context, values: Mapping[str, Any] | None = None) -> str:
+    rendered = render(text.source(ctx.language, ctx.script), {"lang": ctx.language, **(values or {})})
+    return to_latin(rendered) if ctx.language == "mn" and ctx.script == "latn" else rendered
+
+
+def _iso(ctx: Context) -> str | None:
+    try:
+        return ctx.now.isoformat()
+    except Exception:
+        return None
+
+
+class _Run:
+    """One call's worth of work on a run: walk steps, collect replies, results and events."""
+
+    def __init__(self, flow: Flow, state: dict, ctx: Context) -> None:
+        self.flow, self.state, self.ctx = flow, state, ctx
+        self.replies: list[str] = []
+        self.events: list[dict] = []
+        self.goto: str | None = None
+
+    # ---- entry points ----------------------------------------------------------------------------------
+
+    def begin(self) -> None:
+        self.event("run_started", flow=self.flow.id, version=self.flow.version)
+        self.walk(self.flow.start)
+
+    def answer(self, text: str) -> None:
+        if self.state.get("status") != "waiting":
+            return
+        step = self.flow.steps[self.state["step"]]
+        if self.ctx.channel == "ussd" and self.navigate(step, text.strip()):
+            return
+        self.accept_or_reject(step, text)
+
+    def finish(self, status: Status, event_type: str, **data: Any) -> None:
+        self.state["status"] = status
+        self.event(event_type, **data)
+
+    # ---- walking steps ---------------------------------------------------------------------------------
+
+    def walk(self, step_id: str | None) -> None:
+        """Run steps until one waits for an answer or the run ends."""
+        for _ in range(MAX_STEPS_PER_CALL):
+            step = self.flow.steps.get(step_id or "")
+            if step is None:
+                return self.finish("completed", "run_completed")
+            self.state.update(step=step.id, retries=0, page=0, item=0, unit=None)
+            waits = bool(step.answer) and self.needs_answer(step)
+            if step.say and not (waits and self.ctx.channel == "ussd"):
+                self.replies.append(self.text(step.say))  # on USSD a waiting step's say is part of its screen
+            if waits:
+                return self.wait(step)
+            if step.goto_flow:
+                self.goto = step.goto_flow
+                return self.finish("goto", "flow_redirected", flow=step.goto_flow)
+            if step.end:
+                return self.finish("completed", "run_completed")
+            step_id = self.next_step(step)
+        self.fail("too_many_steps")
+
+    def needs_answer(self, step: Step) -> bool:
+        """False when the answer is already known: one open round, an empty list, or no admin units."""
+        if step.answer.choices_from:
+            items = self.list_var(step.answer.choices_from)
+            if len(items) == 1 and step.save:
+                self.save(step, step.save, str(items[0].get("key")), str(items[0].get("key")))
+                return False
+            return len(items) > 1
+        if step.foreach:
+            return bool(self.foreach_items(step))
+        if step.answer.kind == "admin_unit":
+            return self.ctx.units is not None and bool(self.ctx.units.top_level())
+        return True
+
+    def next_step(self, step: Step) -> str | None:
+        for branch in step.next:
+            if branch.condition is None or matches(branch.condition, self.lookup):
+                return branch.goto
+        return None
+
+    def wait(self, step: Step) -> None:
+        self.state["status"] = "waiting"
+        self.replies.append(self.screen(step))
+        self.event("wait_started", step=step.id)
+
+    # ---- answers ---------------------------------------------------------------------------------------
+
+    def accept_or_reject(self, step: Step, text: str) -> None:
+        snapshot = self.snapshot()
+        accepted = self.take(step, text)
+        if accepted is None:
+            return self.reject(step)
+        if self.ctx.channel == "ussd":
+            self.state["back"] = (self.state["back"] + [snapshot])[-MAX_BACK_DEPTH:]
+        if accepted == "stay":
+            self.state.update(retries=0, page=0)
+            return self.wait(step)
+        self.walk(self.next_step(step))
+
+    def take(self, step: Step, text: str) -> str | None:
+        """Apply one answer: None = invalid, "stay" = same step again (next item/level), "next" = move on."""
+        kind = step.answer.kind
+        if kind == "choices":
+            return self.take_choice(step, text)
+        if kind == "yes_no":
+            choice = answers.parse_choice(text, step.answer.choices)
+            return self.save_answer(step, choice.key, choice.key) if choice else None
+        if kind == "number":
+            number = answers.parse_number(text, step.answer.minimum, step.answer.maximum)
+            return self.save_answer(step, number, "number") if number is not None else None
+        if kind == "date":
+            day = answers.parse_date(text, self.ctx.now.date())
+            return self.save_answer(step, day.isoformat(), "date") if day else None
+        if kind == "text":
+            return self.take_text(step, text)
+        return self.take_unit(step, text)
+
+    def take_choice(self, step: Step, text: str) -> str | None:
+        choice = answers.parse_choice(text, self.choices(step))
+        if choice:
+            return self.save_answer(step, choice.key, choice.key)
+        if step.answer.other_key and answers.clean(text):
+            if step.answer.other_save:
+                self.save(step, step.answer.other_save, answers.clean(text)[:MAX_SAVED_TEXT], "text")
+            return self.save_answer(step, step.answer.other_key, step.answer.other_key)
+        return None
+
+    def take_text(self, step: Step, text: str) -> str | None:
+        cleaned = answers.clean(text)
+        if step.answer.optional and answers.is_skip(cleaned):
+            self.event("result_skipped", step=step.id, name=step.save)
+            return "next"
+        if not cleaned or len(cleaned) > step.answer.max_length:
+            return None
+        return self.save_answer(step, cleaned, "text")
+
+    def take_unit(self, step: Step, text: str) -> str | None:
+        catalog, level = self.ctx.units, self.state.get("unit") or {}
+        parent = level.get("parent")
+        if parent is None:
+            unit = self.pick_unit(text, catalog.top_level(), numbered=self.ctx.channel == "ussd")
+            if unit is None:
+                return None
+            if "khoroo_or_bag" in step.answer.levels and catalog.children(unit.code):
+                self.state["unit"] = {"parent": unit.code}
+                return "stay"
+            return self.save_answer(step, unit.code, unit.kind)
+        if answers.is_dont_know(text):
+            return self.save_answer(step, parent, catalog.get(parent).kind)
+        unit = self.pick_unit(text, catalog.children(parent), numbered=True)
+        return self.save_answer(step, unit.code, unit.kind) if unit else None
+
+    def pick_unit(self, text: str, among: list[AdminUnit], numbered: bool) -> AdminUnit | None:
+        number = answers.menu_number(text)
+        if number is not None:
+            return _unit_by_number(among, number) if numbered else None
+        return self.ctx.units.match(answers.clean(text)[:200], among)
+
+    def save_answer(self, step: Step, value: Any, category: str) -> str:
+        """Save under the step's name (``name.<code>`` inside a foreach) and say whether to repeat."""
+        if step.foreach:
+            items = self.foreach_items(step)
+            index = self.state.get("item", 0)
+            if index < len(items) and step.save:
+                self.save(step, f"{step.save}.{items[index].get(step.foreach.key_field)}", value, category)
+            if index + 1 < len(items):
+                self.state["item"] = index + 1
+                return "stay"
+            return "next"
+        if step.save:
+            self.save(step, step.save, value, category)
+        return "next"
+
+    def save(self, step: Step, name: str, value: Any, category: str) -> None:
+        self.state["results"][name] = {"value": value, "category": category}
+        self.event("result_saved", step=step.id, name=name, value=value, category=category)
+
+    def reject(self, step: Step) -> None:
+        self.state["retries"] = self.state.get("retries", 0) + 1
+        self.event("answer_rejected", step=step.id, retries=self.state["retries"])
+        if self.state["retries"] > self.flow.max_retries:
+            return self.fail("too_many_invalid_answers")
+        self.state.update(status="waiting", page=0)
+        self.replies.append(self.screen(step, hint=self.hint(step)))
+
+    def fail(self, reason: str) -> None:
+        self.replies.append(self.text(MESSAGES["failed"]))
+        self.finish("failed", "run_failed", reason=reason)
+
+    # ---- USSD navigation -------------------------------------------------------------------------------
+
+    def navigate(self, step: Step, text: str) -> bool:
+        """Handle 99 (more), 0 (back) and 00 (home) at menu positions; True when the input was one of them."""
+        if not self.is_menu(step):
+            return False
+        page = self.state.get("page", 0)
+        if text == MORE_NUMBER and page + 1 < len(self.pages(step)):
+            self.state["page"] = page + 1
+            return self.show(step, "page_turned")
+        if text == "00" or (text == "0" and page == 0 and not self.state["back"]):
+            return self.finish("home", "went_home") or True
+        if text == "0" and page > 0:
+            self.state["page"] = page - 1
+            return self.show(step, "page_turned")
+        if text == "0":
+            self.restore(self.state["back"].pop())
+            return self.show(self.flow.steps[self.state["step"]], "went_back")
+        return False
+
+    def is_menu(self, step: Step) -> bool:
+        if step.answer.kind == "choices" and step.answer.other_key:
+            return False
+        return step.answer.kind in ("choices", "yes_no", "admin_unit") and not any(
+            choice.number == 0 for choice in self.choices(step))
+
+    def show(self, step: Step, event_type: str) -> bool:
+        self.state["status"] = "waiting"
+        self.event(event_type, step=step.id, page=self.state.get("page", 0))
+        self.replies.append(self.screen(step))
+        return True
+
+    def snapshot(self) -> dict:
+        keys = ("step", "results", "item", "unit")
+        return copy.deepcopy({key: self.state.get(key) for key in keys})
+
+    def restore(self, snapshot: dict) -> None:
+        self.state.update(copy.deepcopy(snapshot), page=0, retries=0, status="waiting")
+
+    # ---- rendering -------------------------------------------------------------------------------------
+
+    def screen(self, step: Step, hint: str | None = None) -> str:
+        """The question for the current position, as one SMS or one USSD screen (page)."""
+        if self.ctx.channel == "ussd":
+            pages = self.pages(step)
+            return pages[min(self.state.get("page", 0), len(pages) - 1)]
+        question, items = self.question(step)
+        body = sms_question(question, items)
+        if not hint:
+            return body
+        return f"{hint} {body}" if hint[-1:] in ".!?:" else f"{hint}. {body}"
+
+    def pages(self, step: Step) -> list[str]:
+        """USSD pages of the current position. The split depends only on the state (not on what was said
+        before), so "99" always shows the items that did not fit on the previous page. After an invalid
+        answer the hint takes the place of the step's say: a screen has no room for both."""
+        question, items = self.question(step)
+        first_visit = (self.state.get("unit") or {}).get("parent") is None and not self.state.get("item")
+        if self.state.get("retries"):
+            head = [self.hint(step), question]
+        elif step.say and first_visit:
+            head = [self.text(step.say), question]
+        else:
+            head = [question]
+        return ussd_pages(head, items, self.ctx.language, self.ctx.script)
+
+    def question(self, step: Step) -> tuple[str, list[tuple[int, str]]]:
+        """Question text and the numbered items to list after it."""
+        answer = step.answer
+        if answer.kind == "admin_unit":
+            return self.unit_question(step)
+        items = [(choice.number, self.text(choice.label)) for choice in self.choices(step)]
+        if answer.kind == "number" or answer.kind == "text" or answer.kind == "date":
+            items = []
+        return self.text(step.ask), items
+
+    def unit_question(self, step: Step) -> tuple[str, list[tuple[int, str]]]:
+        parent = (self.state.get("unit") or {}).get("parent")
+        catalog, language, script = self.ctx.units, self.ctx.language, self.ctx.script
+        if parent is None:
+            question = self.text(step.ask)
+            if self.ctx.channel == "sms":
+                return f"{question} {self.text(MESSAGES['sms_unit_name'])}", []
+            units = catalog.top_level()
+            return question, [(number, unit.short_name(language, script)) for number, unit in enumerate(units, 1)]
+        question = self.text(step.answer.ask_second or MESSAGES["ask_second"])
+        if self.ctx.channel == "sms":
+            return f"{question} {self.text(MESSAGES['sms_unit_number'])}", []
+        children = catalog.children(parent)
+        items = [(_unit_number(unit, number), unit.short_name(language, script))
+                 for number, unit in enumerate(children, 1)]
+        return question, items + [(SKIP_UNIT_NUMBER, self.text(MESSAGES["dont_know"]))]
+
+    def hint(self, step: Step) -> str:
+        answer = step.answer
+        if step.hint:
+            return self.text(step.hint)
+        if answer.kind == "number" and answer.minimum is not None and answer.maximum is not None:
+            return self.text(MESSAGES["hint_number_range"], {"min": answer.minimum, "max": answer.maximum})
+        names = {"number": "hint_number", "yes_no": "hint_yes_no", "date": "hint_date", "choices": "hint_choice"}
+        if answer.kind == "text":
+            return self.text(MESSAGES["hint_text_long"], {"max": answer.max_length})
+        if answer.kind == "admin_unit":
+            by_name = self.ctx.channel == "sms" and not self.state.get("unit")
+            return self.text(MESSAGES["hint_unit" if by_name else "hint_choice"])
+        return self.text(MESSAGES[names.get(answer.kind, "hint_choice")])
+
+    def text(self, text: Text, extra: Mapping[str, Any] | None = None) -> str:
+        """Render a text in the reader's language and script with results and context."""
+        return _plain_render(text, self.ctx, {**self.values(), **(extra or {})})
+
+    def values(self) -> dict[str, Any]:
+        language, script = self.ctx.language, self.ctx.script
+        values: dict[str, Any] = {}
+        for name in self.flow.uses:
+            if name in self.ctx.vars:
+                values[name] = localize(self.ctx.vars[name], language, script)
+        for name, result in self.state["results"].items():
+            _put_path(values, name.split("."), result.get("value"))
+        for step in self.flow.steps.values():
+            if step.answer and step.answer.choices_from and step.save in self.state["results"]:
+                values[step.save] = localize(self.chosen_item(step), language, script)
+        step = self.flow.steps.get(self.state.get("step"))
+        if step and step.foreach:
+            items, index = self.foreach_items(step), self.state.get("item", 0)
+            if index < len(items):
+                values[step.foreach.item_name] = localize(items[index], language, script)
+                values["loop"] = {"number": index + 1, "total": len(items)}
+        return values
+
+    # ---- data lookups ----------------------------------------------------------------------------------
+
+    def choices(self, step: Step) -> tuple[Choice, ...]:
+        if not step.answer.choices_from:
+            return step.answer.choices
+        items = self.list_var(step.answer.choices_from)
+        return tuple(
+            Choice(str(item.get("key")), Text(str(item.get("mn", "")), str(item.get("en", "")), item.get("latn")),
+                   number) for number, item in enumerate(items, 1))
+
+    def list_var(self, name: str) -> list[Mapping]:
+        value = self.ctx.vars.get(name) if name in self.flow.uses else None
+        return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list | tuple) else []
+
+    def chosen_item(self, step: Step) -> Mapping | None:
+        key = self.state["results"].get(step.save, {}).get("value")
+        return next((item for item in self.list_var(step.answer.choices_from) if str(item.get("key")) == key), None)
+
+    def foreach_items(self, step: Step) -> list[Mapping]:
+        value = self.lookup(step.foreach.list_path)
+        return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list | tuple) else []
+
+    def lookup(self, path: str) -> Any:
+        """A saved result by exact name, else a dotted path through chosen items and context variables."""
+        if path in self.state["results"]:
+            return self.state["results"][path].get("value")
+        head, *rest = path.split(".")
+        value = self.root_value(head)
+        for part in rest:
+            value = value.get(part) if isinstance(value, Mapping) else None
+        return value
+
+    def root_value(self, head: str) -> Any:
+        for step in self.flow.steps.values():
+            if step.answer and step.answer.choices_from and step.save == head:
+                return self.chosen_item(step)
+        return self.ctx.vars.get(head) if head in self.flow.uses else None
+
+    # ---- output ----------------------------------------------------------------------------------------
+
+    def event(self, event_type: str, **data: Any) -> None:
+        self.events.append({"type": event_type, "at": _iso(self.ctx), **data})
+
+    def outcome(self) -> Outcome:
+        status = self.state.get("status", "failed")
+        replies = self.replies
+        if self.ctx.channel == "ussd" and len(replies) > 1:
+            replies = ["\n".join(replies)]  # one USSD hop shows one screen
+        waiting = status == "waiting" and self.ctx.channel == "sms"
+        if status != "waiting":
+            self.state["back"] = []
+        return Outcome(
+            replies=replies, state=self.state, status=status, results=copy.deepcopy(self.state["results"]),
+            events=self.events, goto=self.goto, wait_until=self.ctx.now + self.flow.sms_wait if waiting else None,
+        )
+
+
+def _put_path(values: dict, parts: list[str], value: Any) -> None:
+    """Results named "score.A" become values["score"]["A"] for templates."""
+    target = values
+    for part in parts[:-1]:
+        existing = target.get(part)
+        if not isinstance(existing, dict):
+            existing = target[part] = {}
+        target = existing
+    target[parts[-1]] = value
+
+
+def _unit_number(unit: AdminUnit, position: int) -> int:
+    """Khoroo 7 is number 7 in the menu, whatever the sort order, so people can type what they know."""
+    suffix = unit.code.rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() and 0 < int(suffix) < SKIP_UNIT_NUMBER else position
+
+
+def _unit_by_number(units: list[AdminUnit], number: int) -> AdminUnit | None:
+    numbered = {_unit_number(unit, position): unit for position, unit in enumerate(units, 1)}
+    return numbered.get(number)

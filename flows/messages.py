@@ -1,0 +1,56 @@
+"""The engine's own words (hints, paging, apologies), in the same three renderings as flow texts."""
+from __future__ import annotations
+
+from flows.definition import Text
+
+MORE_NUMBER = "99"
+SKIP_UNIT_NUMBER = 98
+
+MESSAGES: dict[str, Text] = {
+    "more": Text("Цааш", "More", "Tsaash"),
+    "back": Text("Буцах", "Back", "Butsah"),
+    "dont_know": Text("Мэдэхгүй", "Don't know", "Medehgui"),
+    "hint_number_range": Text(
+        "{{min}}-{{max}} хооронд тоо бичнэ үү", "Please send a number from {{min}} to {{max}}",
+        "{{min}}-{{max}} hoorondoh too bichne uu",
+    ),
+    "hint_number": Text("Зөвхөн тоогоор хариулна уу", "Please reply with a number", "Zuvhun toogoor hariulna uu"),
+    "hint_choice": Text("Дугаараа сонгоно уу", "Please reply with one of the numbers", "Dugaaraa songono uu"),
+    "hint_yes_no": Text(
+        "1 эсвэл 2 гэж хариулна уу", "Please reply 1 (yes) or 2 (no)", "1 (tiim) esvel 2 (ugui) gej hariulna uu",
+    ),
+    "hint_text_empty": Text("Хариултаа бичнэ үү", "Please write your answer", "Hariultaa bichne uu"),
+    "hint_text_long": Text(
+        "{{max}} тэмдэгтээс богино бичнэ үү", "Please keep it under {{max}} characters",
+        "{{max}} temdegtees bogino bichne uu",
+    ),
+    "hint_date": Text(
+        "Огноог сар/өдөр хэлбэрээр бичнэ үү, жишээ нь 6/20", "Please send a date as month/day, e.g. 6/20",
+        "Ognoog sar/udur helbereer bichne uu, jishee ni 6/20",
+    ),
+    "hint_unit": Text(
+        "Нэрийг нь дахин бичнэ үү, жишээ нь Сонгинохайрхан", "Please type the name again, e.g. Songinokhairkhan",
+        "Neriig ni dahin bichne uu, jishee ni Songinohairhan",
+    ),
+    "sms_unit_name": Text("Нэрийг нь бичнэ үү.", "Reply with its name.", "Neriig ni bichne uu."),
+    "sms_unit_number": Text(
+        "Дугаарыг нь бичнэ үү, мэдэхгүй бол 98.", "Reply with its number, or 98 if you don't know.",
+        "Dugaariig ni bichne uu, medehgui bol 98.",
+    ),
+    "ask_second": Text("Аль хороо/баг вэ?", "Which khoroo or bag?", "Ali horoo/bag ve?"),
+    "failed": Text(
+        "Уучлаарай, хариултыг ойлгосонгүй. Дараа дахин оролдоно уу.",
+        "Sorry, we could not understand the answer. Please try again later.",
+        "Uuchlaarai, hariultiig oilgosongui. Daraa dahin oroldono uu.",
+    ),
+    "error": Text(
+        "Уучлаарай, алдаа гарлаа. Дараа дахин оролдоно уу.", "Sorry, something went wrong. Please try again later.",
+        "Uuchlaarai, aldaa garlaa. Daraa dahin oroldono uu.",
+    ),
+}
+
+# Words that skip an optional free-text question or the khoroo/bag level ("don't know").
+SKIP_WORDS = ("0", "-", "skip", "алгасах", "algasah", "байхгүй", "baihgui", "no", "үгүй")
+DONT_KNOW_WORDS = ("98", "мэдэхгүй", "medehgui", "medehgu", "dont know", "don't know", "unknown")
+TODAY_WORDS = ("өнөөдөр", "unuudur", "onoodor", "today")
+YESTERDAY_WORDS = ("өчигдөр", "uchigdur", "ochigdor", "yesterday")

@@ -1,0 +1,33 @@
+"""The JSON API under /api/v1: one sub-blueprint per feature, all behind bearer tokens (see `auth`).
+
+A feature adds its module to API_MODULES; the module exposes `bp`, a Blueprint whose views use
+`gateway.api.auth.require_role`. /api/v1/openapi.json is built from the registered routes.
+"""
+from __future__ import annotations
+
+import importlib
+
+from flask import Blueprint, Flask
+
+API_MODULES = [
+    "gateway.api.openapi",
+    "gateway.api.digests",
+    "gateway.api.rounds",
+    "gateway.api.complaints",
+    "gateway.api.exports",
+    "gateway.api.meetings",
+    "gateway.api.broadcasts",
+]
+
+
+def init_app(app: Flask) -> None:
+    api = Blueprint("api", __name__, url_prefix="/api/v1")
+    for name in API_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        api.register_blueprint(module.bp)
+    app.register_blueprint(api)

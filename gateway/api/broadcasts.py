@@ -1,0 +1,43 @@
+"""/api/v1/broadcasts (role staff): preview (dry_run), send now or later, and follow progress."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify
+
+from gateway import broadcasts as bc
+from gateway.api.auth import require_role
+from gateway.api.meetings import BadBody, audience_field, bad_request, json_body, pair, time_field
+from storage import meetings as store
+from storage import tokens
+
+bp = Blueprint("broadcasts", __name__)
+
+
+@bp.post("/broadcasts")
+@require_role("staff")
+def create_broadcast():
+    """Send a message to an audience now or at send_at; {"dry_run": true} returns the preview and queues nothing."""
+    try:
+        body = json_body()
+        text_mn, text_en = pair(body, "text")
+        if not text_mn:
+            raise BadBody("'text' is required: a string, or {\"mn\": …, \"en\": …}")
+        audience, send_at = audience_field(body), time_field(body, "send_at")
+        latin = bool(body.get("latin"))
+        cleaned, texts, when = bc.plan_broadcast(current_app, audience, text_mn, text_en, send_at, latin)
+        if body.get("dry_run"):
+            return jsonify(dry_run=True, **bc.preview(current_app, cleaned, texts, latin, when).as_dict(current_app))
+        broadcast = bc.send_plain_broadcast(current_app, cleaned, text_mn, text_en, when, latin, g.api_token.name)
+    except (BadBody, bc.BroadcastError) as exc:
+        return bad_request(exc)
+    tokens.audit("broadcast.create", broadcast.origin, token=g.api_token)
+    return jsonify(bc.broadcast_summary(current_app, broadcast)), 201
+
+
+@bp.get("/broadcasts/<int:broadcast_id>")
+@require_role("staff")
+def show_broadcast(broadcast_id: int):
+    """A broadcast's status and progress: messages queued, sending, sent, delivered, failed, cancelled."""
+    broadcast = store.Broadcast.get_or_none(store.Broadcast.id == broadcast_id)
+    if broadcast is None:
+        return jsonify(error="not_found", detail=f"no broadcast {broadcast_id}"), 404
+    return jsonify(bc.broadcast_summary(current_app, broadcast))

@@ -1,0 +1,133 @@
+"""Complaints (role staff): list, show, change status, redact, flag sensitive.
+
+Sensitive complaints form a restricted queue: only admins and the CSO tokens named in
+`complaints.restricted_readers` see them (GET /complaints/restricted); every read of one is audited.
+Nobody sees a phone number: complaints carry no contact, and numbers typed into the text are masked.
+"""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+
+from gateway import complaints as service
+from gateway.api.auth import require_role
+from storage import complaints as store
+from storage import tokens
+
+bp = Blueprint("complaints", __name__)
+
+
+@bp.errorhandler(store.ComplaintError)
+def _complaint_error(exc: store.ComplaintError):
+    return jsonify(error="conflict", detail=str(exc)), 409
+
+
+@bp.get("/complaints")
+@require_role("staff")
+def list_complaints():
+    """Complaints, newest first; ?status=, ?limit=, ?offset=. Admins also see sensitive ones."""
+    status = request.args.get("status")
+    if status and status not in store.STATUSES:
+        abort(400, description=f"status must be one of {', '.join(store.STATUSES)}")
+    rows = store.list_complaints(status=status, include_sensitive=_is_admin(), limit=_int_arg("limit", 100, 500),
+                                 offset=_int_arg("offset", 0, 10**9))
+    return jsonify(complaints=[store.complaint_view(c, with_text=False) for c in rows])
+
+
+@bp.get("/complaints/restricted")
+@require_role("cso")
+def restricted_queue():
+    """The restricted queue (sensitive complaints): admins and designated CSO tokens only."""
+    _require_restricted_reader()
+    rows = store.list_complaints(status=request.args.get("status"), sensitive_only=True,
+                                 limit=_int_arg("limit", 100, 500), offset=_int_arg("offset", 0, 10**9))
+    tokens.audit("complaints.restricted_list", None, token=g.api_token)
+    return jsonify(complaints=[store.complaint_view(c) for c in rows])
+
+
+@bp.get("/complaints/<ref>")
+@require_role("cso")
+def show_complaint(ref: str):
+    """One complaint with its history (staff; sensitive ones admins and designated CSO tokens only)."""
+    complaint = _complaint(ref)
+    if not complaint.sensitive and g.api_token.role == "cso":
+        abort(403, description="this needs the 'staff' role")
+    return jsonify(store.complaint_view(complaint))
+
+
+@bp.post("/complaints/<ref>/status")
+@require_role("staff")
+def set_status(ref: str):
+    """Change the status with a note: {status, note}. "resolved" texts the citizen "Is it solved? 1 yes 2 no"."""
+    complaint = _complaint(ref, staff_action=True)
+    body = _body()
+    status, note = body.get("status"), body.get("note")
+    if status not in store.STATUSES:
+        abort(400, description=f"'status' must be one of {', '.join(store.STATUSES)}")
+    if note is not None and not isinstance(note, str):
+        abort(400, description="'note' must be text")
+    asked = service.change_status(current_app, complaint, status, note, g.api_token.name)
+    return jsonify({**store.complaint_view(complaint), "citizen_asked": asked})
+
+
+@bp.post("/complaints/<ref>/redact")
+@require_role("staff")
+def redact(ref: str):
+    """Store the redacted text (names removed), the only text that reaches reports: {text}."""
+    complaint = _complaint(ref, staff_action=True)
+    text = _body().get("text")
+    if not isinstance(text, str) or not text.strip():
+        abort(400, description="'text' must be the redacted text")
+    store.redact(complaint, text.strip(), g.api_token.name)
+    return jsonify(store.complaint_view(complaint))
+
+
+@bp.post("/complaints/<ref>/sensitive")
+@require_role("staff")
+def mark_sensitive(ref: str):
+    """Move a complaint to the restricted queue ({sensitive: true}); only admins can take it out."""
+    complaint = _complaint(ref, staff_action=True)
+    flag = _body().get("sensitive")
+    if not isinstance(flag, bool):
+        abort(400, description="'sensitive' must be true or false")
+    if not flag and not _is_admin():
+        abort(403, description="only an admin can take a complaint out of the restricted queue")
+    store.set_sensitive(complaint, flag, g.api_token.name)
+    return jsonify(store.complaint_view(complaint, with_text=False))
+
+
+def _complaint(ref: str, staff_action: bool = False) -> store.Complaint:
+    complaint = store.find(ref)
+    if complaint is None:
+        abort(404, description=f"no complaint {ref[:20]!r}")
+    if complaint.sensitive:
+        if staff_action and g.api_token.role == "cso":
+            abort(403, description="this needs the 'staff' role")
+        _require_restricted_reader()
+        tokens.audit("complaint.restricted_read", complaint.ref, token=g.api_token)
+    return complaint
+
+
+def _is_admin() -> bool:
+    return g.api_token.role == "admin"
+
+
+def _require_restricted_reader() -> None:
+    readers = current_app.config["GATEWAY"]["complaints"]["restricted_readers"]
+    if not (_is_admin() or (g.api_token.role == "cso" and g.api_token.name in readers)):
+        abort(403, description="restricted queue: admins and designated CSO accounts only")
+
+
+def _int_arg(name: str, default: int, maximum: int) -> int:
+    raw = request.args.get(name)
+    if raw is None:
+        return default
+    if not raw.isdigit():
+        abort(400, description=f"'{name}' must be a whole number")
+    return min(int(raw), maximum)
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body

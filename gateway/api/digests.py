@@ -1,0 +1,40 @@
+"""GET /api/v1/digests/<YYYY-Www>[.csv|.html|.txt]: the weekly CSO digest (role cso), every read audited."""
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+
+from gateway import digests
+from gateway.api.auth import require_role
+from storage import tokens
+from storage.models import AdminUnit
+
+bp = Blueprint("digests", __name__)
+FORMATS = {"json": None, "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
+           "txt": "text/plain; charset=utf-8"}
+
+
+@bp.get("/digests/<week>")
+@require_role("cso")
+def weekly_digest(week: str):
+    """The digest of one ISO week (2026-W47): JSON, or add .csv, .html or .txt (the SMS summary); ?unit=CODE."""
+    label, _, fmt = week.partition(".")
+    fmt = fmt or "json"
+    if fmt not in FORMATS:
+        abort(404, description=f"unknown format '.{fmt}': use .csv, .html, .txt or none for JSON")
+    try:
+        the_week = digests.week_of(current_app, label)
+    except ValueError as exc:
+        return jsonify(error="bad_request", detail=str(exc)), 400
+    unit = request.args.get("unit") or None
+    if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
+        abort(404, description=f"no admin unit with code {unit!r}")
+    digest = digests.build(current_app, the_week, unit)
+    tokens.audit("digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""), token=g.api_token)
+    if fmt == "json":
+        return jsonify(digest)
+    body = {"csv": digests.render_csv, "txt": digests.render_sms}[fmt](digest) if fmt != "html" \
+        else digests.render_html(current_app, digest)
+    response = Response(body, mimetype=FORMATS[fmt].split(";")[0], content_type=FORMATS[fmt])
+    if fmt == "csv":
+        response.headers["Content-Disposition"] = f'attachment; filename="digest-{the_week.label}.csv"'
+    return response

@@ -1,0 +1,63 @@
+"""Streaming CSV exports (role cso): a round's scores or a flow's results, with a date range; audited."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, Response, abort, current_app, g, request, stream_with_context
+
+from gateway.api.auth import require_role
+from gateway.digests import csv_lines
+from storage import exports, tokens
+from storage.models import FlowRun
+from storage.scorecards import Round
+
+bp = Blueprint("exports", __name__)
+
+
+@bp.get("/exports/rounds/<int:round_id>.csv")
+@require_role("cso")
+def export_round(round_id: int):
+    """A round's scores as CSV (no numbers, no contact ids; small groups merged); ?from=&to= local dates."""
+    if Round.get_or_none(Round.id == round_id) is None:
+        abort(404, description=f"no round {round_id}")
+    since, until = date_range()
+    tokens.audit("export.round", f"round:{round_id} {request.query_string.decode()[:200]}", token=g.api_token)
+    return _csv(f"round-{round_id}.csv", exports.ROUND_COLUMNS, exports.round_rows(round_id, since, until))
+
+
+@bp.get("/exports/flows/<flow_id>.csv")
+@require_role("cso")
+def export_flow(flow_id: str):
+    """A flow's saved results as CSV (phone numbers in free text masked); ?from=&to= local dates."""
+    known = flow_id in current_app.extensions["gateway.flows"].flows or FlowRun.select().where(
+        FlowRun.flow_id == flow_id).exists()
+    if not known:
+        abort(404, description=f"no flow {flow_id!r}")
+    since, until = date_range()
+    tokens.audit("export.flow", f"flow:{flow_id} {request.query_string.decode()[:200]}", token=g.api_token)
+    return _csv(f"flow-{flow_id}.csv", exports.FLOW_COLUMNS, exports.flow_rows(flow_id, since, until))
+
+
+def _csv(filename: str, columns: list[str], rows) -> Response:
+    response = Response(stream_with_context(csv_lines(columns, rows)), mimetype="text/csv")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+def date_range() -> tuple[dt.datetime | None, dt.datetime | None]:
+    """`from` and `to` (inclusive local dates, YYYY-MM-DD) as naive UTC bounds [since, until)."""
+    zone = ZoneInfo(current_app.config["GATEWAY"]["timezone"])
+    bounds = []
+    for name, extra in (("from", 0), ("to", 1)):
+        raw = request.args.get(name)
+        if not raw:
+            bounds.append(None)
+            continue
+        try:
+            day = dt.date.fromisoformat(raw) + dt.timedelta(days=extra)
+        except ValueError:
+            abort(400, description=f"'{name}' must be a date YYYY-MM-DD, not {raw[:40]!r}")
+        local = dt.datetime.combine(day, dt.time(), tzinfo=zone)
+        bounds.append(local.astimezone(dt.UTC).replace(tzinfo=None))
+    return bounds[0], bounds[1]

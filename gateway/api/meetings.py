@@ -1,0 +1,152 @@
+"""/api/v1/meetings (role staff): create, list, show with the tally, and PATCH to move or cancel."""
+from __future__ import annotations
+
+from flask import Blueprint, current_app, g, jsonify, request
+
+from gateway import broadcasts as bc
+from gateway import meetings
+from gateway.api.auth import require_role
+from storage import meetings as store
+from storage import tokens
+from storage.db import utcnow
+
+bp = Blueprint("meetings", __name__)
+
+
+class BadBody(ValueError):
+    """A request body that is not what the endpoint takes."""
+
+
+def json_body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        raise BadBody("the body must be a JSON object (Content-Type: application/json)")
+    return body
+
+
+def pair(body: dict, name: str) -> tuple[str | None, str | None]:
+    """`{"title": {"mn": …, "en": …}}`, `{"title": "…"}` (Mongolian) or `{"title_mn": …, "title_en": …}`."""
+    value = body.get(name)
+    if isinstance(value, dict):
+        mn, en = value.get("mn"), value.get("en")
+    elif value is None or isinstance(value, str):
+        mn, en = value or body.get(f"{name}_mn"), body.get(f"{name}_en")
+    else:
+        raise BadBody(f"'{name}' must be a string or an object with mn and en")
+    for text in (mn, en):
+        if text is not None and not isinstance(text, str):
+            raise BadBody(f"'{name}' texts must be strings")
+    return mn, en
+
+
+def time_field(body: dict, name: str, required: bool = False):
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise BadBody(f"'{name}' is required: a time like 2026-11-26T18:00:00+08:00 (no offset = local time)")
+        return None
+    if not isinstance(value, str):
+        raise BadBody(f"'{name}' must be a string time")
+    return bc.parse_time(current_app, value)
+
+
+def audience_field(body: dict) -> list[str]:
+    audience = body.get("audience")
+    if isinstance(audience, str):
+        audience = [audience]
+    if not isinstance(audience, list) or not all(isinstance(a, str) for a in audience):
+        raise BadBody("'audience' must be a list like [\"khoroo:BGD-07\", \"group:volunteers\"]")
+    return audience
+
+
+def bad_request(exc: Exception):
+    return jsonify(error="bad_request", detail=str(exc)), 400
+
+
+def _meeting_fields(body: dict) -> dict:
+    title_mn, title_en = pair(body, "title")
+    place_mn, place_en = pair(body, "place")
+    minutes = body.get("reminder_minutes")
+    if minutes is not None and not isinstance(minutes, list):
+        raise BadBody("'reminder_minutes' must be a list of whole minutes, e.g. [4320, 120]")
+    templates = body.get("templates")
+    if templates is not None and not isinstance(templates, dict):
+        raise BadBody("'templates' must be an object: {\"notice\": {\"mn\": …, \"en\": …}, …}")
+    return {"kind": body.get("kind", "inh"), "title_mn": title_mn, "title_en": title_en, "place_mn": place_mn,
+            "place_en": place_en, "starts_at": time_field(body, "starts_at", required=True),
+            "notice_at": time_field(body, "notice_at"), "audience": audience_field(body),
+            "reminder_minutes": minutes, "templates": templates, "latin": bool(body.get("latin"))}
+
+
+@bp.post("/meetings")
+@require_role("staff")
+def create_meeting():
+    """Create a meeting: its notice goes now (or at notice_at), reminders are planned; dry_run previews."""
+    try:
+        body = json_body()
+        fields = _meeting_fields(body)
+        if body.get("dry_run"):
+            clean = meetings.check_meeting(current_app, fields)
+            texts = meetings.preview_texts(current_app, clean, "notice")
+            view = bc.preview(current_app, clean["audience"], texts, clean["latin"], fields["notice_at"] or utcnow())
+            return jsonify(dry_run=True, notice=view.as_dict(current_app))
+        meeting = meetings.create_meeting(current_app, created_by=g.api_token.name, **fields)
+    except (BadBody, bc.BroadcastError) as exc:
+        return bad_request(exc)
+    tokens.audit("meeting.create", f"meeting:{meeting.id}", token=g.api_token)
+    return jsonify(meetings.meeting_summary(current_app, meeting)), 201
+
+
+@bp.get("/meetings")
+@require_role("staff")
+def list_meetings():
+    """Upcoming meetings (?all=1 for every meeting), newest start last, with tallies."""
+    query = store.Meeting.select().order_by(store.Meeting.starts_at)
+    if request.args.get("all") not in ("1", "true", "yes"):
+        query = query.where((store.Meeting.starts_at >= utcnow()) & (store.Meeting.status == "scheduled"))
+    return jsonify(meetings=[meetings.meeting_summary(current_app, m) for m in query.limit(500)])
+
+
+def _meeting_or_404(meeting_id: int):
+    meeting = store.Meeting.get_or_none(store.Meeting.id == meeting_id)
+    if meeting is None:
+        return None, (jsonify(error="not_found", detail=f"no meeting {meeting_id}"), 404)
+    return meeting, None
+
+
+@bp.get("/meetings/<int:meeting_id>")
+@require_role("staff")
+def show_meeting(meeting_id: int):
+    """One meeting with its sends and tally: yes, no, questions, sent, delivered, failed."""
+    meeting, error = _meeting_or_404(meeting_id)
+    if error:
+        return error
+    summary = meetings.meeting_summary(current_app, meeting)
+    summary["questions"] = [{"text": q.text, "at": bc.to_local(current_app, q.created_at).isoformat()}
+                            for q in meeting.questions.order_by(store.MeetingQuestion.id)]
+    return jsonify(summary)
+
+
+@bp.patch("/meetings/<int:meeting_id>")
+@require_role("staff")
+def change_meeting(meeting_id: int):
+    """Move ({"starts_at": …, "place": …}) or cancel ({"status": "cancelled"}) a meeting."""
+    meeting, error = _meeting_or_404(meeting_id)
+    if error:
+        return error
+    try:
+        body = json_body()
+        if body.get("status") == "cancelled":
+            meetings.cancel_meeting(current_app, meeting, created_by=g.api_token.name)
+            action = "meeting.cancel"
+        elif body.get("starts_at") or body.get("place") or body.get("place_mn"):
+            place_mn, place_en = pair(body, "place")
+            starts_at = time_field(body, "starts_at") or meeting.starts_at
+            meetings.move_meeting(current_app, meeting, starts_at, place_mn, place_en, created_by=g.api_token.name)
+            action = "meeting.move"
+        else:
+            raise BadBody("send {\"starts_at\": …} and/or {\"place\": …} to move, or {\"status\": \"cancelled\"}")
+    except (BadBody, bc.BroadcastError) as exc:
+        return bad_request(exc)
+    tokens.audit(action, f"meeting:{meeting.id}", token=g.api_token)
+    return jsonify(meetings.meeting_summary(current_app, store.Meeting.get_by_id(meeting.id)))

@@ -1,0 +1,158 @@
+"""Scorecard rounds (role admin): create, list, show, change, delete drafts, open, close, action items."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Blueprint, abort, current_app, g, jsonify, request
+
+from gateway.api.auth import require_role
+from storage import scorecards as store
+
+bp = Blueprint("rounds", __name__)
+DATE_FIELDS = ("opens_on", "closes_on")
+
+
+@bp.errorhandler(store.RoundError)
+def _round_error(exc: store.RoundError):
+    return jsonify(error="bad_request", detail=str(exc)), 400
+
+
+@bp.get("/rounds")
+@require_role("admin")
+def list_rounds():
+    """Rounds, optionally ?status=draft|open|closed."""
+    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request.args.get("status"))])
+
+
+@bp.post("/rounds")
+@require_role("admin")
+def create_round():
+    """Create a draft round: {service_point, indicators: [{code, mn, en, latn?, provider_score?}], min_cell?, …}."""
+    body = _body()
+    sp = body.get("service_point")
+    if isinstance(sp, dict):
+        point = store.service_point(str(sp.get("code", "")), admin_unit_code=sp.get("admin_unit"),
+                                    kind=sp.get("kind"), name_mn=sp.get("name_mn"), name_en=sp.get("name_en"))
+    elif isinstance(sp, str) and sp:
+        point = store.service_point(sp)
+    else:
+        abort(400, description="'service_point' is required: a code, or {code, admin_unit, kind, name_mn, name_en}")
+    indicators = body.get("indicators")
+    if not isinstance(indicators, list) or not all(isinstance(i, dict) and {"code", "mn", "en"} <= set(i)
+                                                   for i in indicators):
+        abort(400, description="'indicators' must be a list of {code, mn, en, latn?, provider_score?}")
+    round_ = store.create_round(point, indicators, min_cell=_min_cell(body.get("min_cell", 5)),
+                                **_round_fields(body, exclude=("min_cell",)))
+    return jsonify(store.round_summary(round_)), 201
+
+
+@bp.get("/rounds/<int:round_id>")
+@require_role("admin")
+def show_round(round_id: int):
+    """One round with its indicators, provider self-scores and action items."""
+    return jsonify(store.round_summary(_round(round_id)))
+
+
+@bp.patch("/rounds/<int:round_id>")
+@require_role("admin")
+def change_round(round_id: int):
+    """Change min_cell, dates or the interface meeting of a round."""
+    round_ = store.update_round(_round(round_id), **_round_fields(_body()))
+    return jsonify(store.round_summary(round_))
+
+
+@bp.delete("/rounds/<int:round_id>")
+@require_role("admin")
+def delete_round(round_id: int):
+    """Delete a draft round."""
+    store.delete_round(_round(round_id))
+    return "", 204
+
+
+@bp.post("/rounds/<int:round_id>/open")
+@require_role("admin")
+def open_round(round_id: int):
+    """Open a round for scoring."""
+    return jsonify(store.round_summary(store.set_status(_round(round_id), "open")))
+
+
+@bp.post("/rounds/<int:round_id>/close")
+@require_role("admin")
+def close_round(round_id: int):
+    """Close a round: no more scores are accepted."""
+    return jsonify(store.round_summary(store.set_status(_round(round_id), "closed")))
+
+
+@bp.post("/rounds/<int:round_id>/action-items")
+@require_role("admin")
+def add_action_item(round_id: int):
+    """Add an interface-meeting action item: {action, owner_role, owner_org, due_on, indicator?}."""
+    body = _body()
+    missing = [k for k in ("action", "owner_role", "owner_org", "due_on") if not body.get(k)]
+    if missing:
+        abort(400, description=f"missing: {', '.join(missing)}")
+    item = store.add_action_item(_round(round_id), str(body["action"]), str(body["owner_role"]),
+                                 str(body["owner_org"]), _date("due_on", body["due_on"]), body.get("indicator"))
+    return jsonify(id=item.id, status=item.status, due_on=item.due_on.isoformat()), 201
+
+
+@bp.patch("/action-items/<int:item_id>")
+@require_role("admin")
+def update_action_item(item_id: int):
+    """Record progress on an action item: {status, note?}."""
+    item = store.ActionItem.get_or_none(store.ActionItem.id == item_id) or abort(404, description="no such item")
+    body = _body()
+    store.update_action_item(item, str(body.get("status", "")), body.get("note"), g.api_token.name)
+    return jsonify(id=item.id, status=item.status)
+
+
+def _round(round_id: int) -> store.Round:
+    return store.Round.get_or_none(store.Round.id == round_id) or abort(404, description=f"no round {round_id}")
+
+
+def _body() -> dict:
+    body = request.get_json(silent=True)
+    if not isinstance(body, dict):
+        abort(400, description="the body must be a JSON object")
+    return body
+
+
+def _min_cell(value) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        abort(400, description="'min_cell' must be a whole number of at least 1")
+    return value
+
+
+def _date(name: str, value) -> dt.date:
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        abort(400, description=f"'{name}' must be a date YYYY-MM-DD")
+
+
+def _round_fields(body: dict, exclude: tuple = ()) -> dict:
+    fields: dict = {}
+    for name in store.EDITABLE:
+        if name in exclude or name not in body:
+            continue
+        value = body[name]
+        if name == "min_cell":
+            value = _min_cell(value)
+        elif name in DATE_FIELDS and value is not None:
+            value = _date(name, value)
+        elif name == "meeting_at" and value is not None:
+            value = _local_datetime(value)
+        fields[name] = value
+    return fields
+
+
+def _local_datetime(value) -> dt.datetime:
+    """A local 'YYYY-MM-DDTHH:MM' (or with an offset) as naive UTC."""
+    try:
+        moment = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        abort(400, description="'meeting_at' must be a date and time YYYY-MM-DDTHH:MM (local time)")
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["GATEWAY"]["timezone"]))
+    return moment.astimezone(dt.UTC).replace(tzinfo=None)

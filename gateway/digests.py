@@ -1,0 +1,237 @@
+"""Weekly CSO digests: JSON, tidy CSV, an HTML report with server-side charts, and an SMS summary.
+
+The numbers come from `storage.digests.build_digest` (SQL); this module only formats and sends them.
+The `digests.weekly` job runs Mondays at 08:00 local time and texts the summary of the week just ended to every
+subscribed CSO focal point, once per week (recorded in DigestSend).
+"""
+from __future__ import annotations
+
+import base64
+import csv
+import datetime as dt
+import io
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from zoneinfo import ZoneInfo
+
+from flask import Flask, render_template
+
+from flows.text import sms_segments
+from gateway.logs import log_event
+from gateway.scheduler import job
+from storage import digests as store
+from storage.db import utcnow
+
+MAX_SMS_SEGMENTS = 2
+GROUP_LABELS = {"women": ("Эмэгтэй", "Women"), "men": ("Эрэгтэй", "Men"), "youth": ("Залуу", "Youth"),
+                "elderly": ("Ахмад", "Elderly"), "unspecified": ("Тодорхойгүй", "Not stated"),
+                "all": ("Бүгд", "All")}
+CSV_COLUMNS = ["week", "admin_unit", "service_point", "round", "indicator", "indicator_mn", "indicator_en",
+               "group", "n", "mean", "median", "dist_1", "dist_2", "dist_3", "dist_4", "dist_5",
+               "mean_of_group_means", "provider_score", "gap", "change_week", "change_round", "agenda"]
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def week_of(app: Flask, label: str | None) -> store.Week:
+    """The named ISO week, or the last complete local week when `label` is None."""
+    zone = app.config["GATEWAY"]["timezone"]
+    if label:
+        return store.Week.parse(label, zone)
+    today = dt.datetime.now(ZoneInfo(zone)).date()
+    return store.Week.of(today, zone).previous(zone)
+
+
+def build(app: Flask, week: store.Week, unit: str | None = None) -> dict:
+    config = app.config["GATEWAY"]
+    digest = store.build_digest(week, unit, oldest_open=config["digests"]["oldest_open"])
+    digest["timezone"] = config["timezone"]
+    return digest
+
+
+# --- CSV ---------------------------------------------------------------------------------------------------
+
+
+def escape_cell(value: object) -> object:
+    """Neutralise spreadsheet formulas: text starting with = + - @ tab or CR gets a leading apostrophe.
+    Numbers we computed are left as numbers."""
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
+def csv_rows(digest: dict) -> Iterator[dict]:
+    """Tidy rows: one per admin unit × service point × indicator × group (and 'all')."""
+    for section in digest["scorecards"]:
+        for ind in section["indicators"]:
+            base = {"week": digest["week"], "admin_unit": section["admin_unit"]["code"],
+                    "service_point": section["service_point"]["code"], "round": section["round"]["number"],
+                    "indicator": ind["code"], "indicator_mn": ind["mn"], "indicator_en": ind["en"]}
+            for group, cell in ind["groups"].items():
+                yield {**base, "group": group, **_cell_columns(cell)}
+            overall = ind["overall"]
+            yield {**base, "group": "all", **_cell_columns(overall),
+                   "mean": overall.get("mean_pooled"), "mean_of_group_means": overall.get("mean_of_group_means"),
+                   "provider_score": ind["provider_score"], "gap": ind.get("gap"),
+                   "change_week": ind.get("change_week"), "change_round": ind.get("change_round"),
+                   "agenda": "yes" if ind["agenda"] else "no"}
+
+
+def _cell_columns(cell: dict) -> dict:
+    dist = cell.get("distribution", {})
+    return {"n": cell["n"], "mean": cell.get("mean"), "median": cell.get("median"),
+            **{f"dist_{k}": dist.get(k) for k in "12345"}}
+
+
+def render_csv(digest: dict) -> str:
+    return "".join(csv_lines(CSV_COLUMNS, ([row.get(c) for c in CSV_COLUMNS] for row in csv_rows(digest))))
+
+
+def csv_lines(columns: list[str], rows: Iterable[Sequence]) -> Iterator[str]:
+    """CSV text one line at a time (for streaming), every text cell escaped against formula injection."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\r\n")
+    for row in itertools.chain([columns], rows):
+        writer.writerow([escape_cell(value) for value in row])
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+
+
+# --- SMS -----------------------------------------------------------------------------------------------------
+
+
+def render_sms(digest: dict, language: str = "mn") -> str:
+    """At most two GSM-7 segments: rounds and respondents, the agenda indicators, complaint counts."""
+    sections = digest["scorecards"]
+    respondents = sum(s["respondents"]["total"] for s in sections if isinstance(s["respondents"]["total"], int))
+    agenda = [f"{s['service_point']['code']} {ind['code']} {ind['overall'].get('mean_pooled')}"
+              for s in sections for ind in s["indicators"] if ind["agenda"]]
+    c = digest["complaints"]["totals"]
+    if language == "en":
+        head = f"Digest {digest['week']}: {len(sections)} scorecards, {respondents} respondents."
+        tail = f" Complaints: {c['new']} new, {c['resolved']} resolved, {c['overdue']} overdue."
+        label, more = " Agenda: ", " +{} more"
+    else:
+        head = f"Doloo honogiin dun {digest['week']}: {len(sections)} unelgee, {respondents} oroltsogch."
+        tail = f" Gomdol: shine {c['new']}, shiidsen {c['resolved']}, hugatsaa hetersen {c['overdue']}."
+        label, more = " Heleltseh: ", " +{} busad"
+    for shown in range(len(agenda), -1, -1):
+        items = "; ".join(agenda[:shown]) + (more.format(len(agenda) - shown) if shown < len(agenda) else "")
+        text = head + (label + items + "." if agenda else "") + tail
+        if sms_segments(text) <= MAX_SMS_SEGMENTS:
+            return text
+    return (head + tail)[:300]
+
+
+# --- HTML ----------------------------------------------------------------------------------------------------
+
+
+def render_html(app: Flask, digest: dict) -> str:
+    """A self-contained page (charts embedded as PNG), readable offline and printable."""
+    week = store.Week.parse(digest["week"], digest["timezone"])
+    trend = _trend(digest, week, app.config["GATEWAY"]["digests"]["trend_weeks"])
+    charts = {s["round"]["id"]: {"groups": _group_chart(s), "trend": _trend_chart(trend.get(s["round"]["id"], {}))}
+              for s in digest["scorecards"]}
+    with app.app_context():
+        return render_template("digest.html", digest=digest, charts=charts, labels=GROUP_LABELS)
+
+
+def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, list]]:
+    """Pooled mean per round and indicator for the last `weeks` weeks (suppressed weeks left as gaps)."""
+    zone = digest["timezone"]
+    series: dict[int, dict[str, list]] = {}
+    labels = []
+    current = week
+    history = []
+    for _ in range(weeks):
+        history.append((current.label, {s["round"]["id"]: s for s in store.scorecard_section(current, None)}))
+        current = current.previous(zone)
+    for label, by_round in reversed(history):
+        labels.append(label)
+        for section in digest["scorecards"]:
+            rid = section["round"]["id"]
+            past = by_round.get(rid)
+            for ind in section["indicators"]:
+                match = next((i for i in (past or {}).get("indicators", []) if i["code"] == ind["code"]), None)
+                series.setdefault(rid, {"weeks": labels}).setdefault(ind["code"], []).append(
+                    match["overall"].get("mean_pooled") if match else None)
+    return series
+
+
+def _figure():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
+    return plt, fig, ax
+
+
+def _png(plt, fig) -> str:
+    buffer = io.BytesIO()
+    fig.tight_layout()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _group_chart(section: dict) -> str | None:
+    """Bars per indicator, one colour per group; suppressed cells are simply not drawn."""
+    indicators = section["indicators"]
+    groups = sorted({g for ind in indicators for g, cell in ind["groups"].items() if "mean" in cell})
+    if not indicators:
+        return None
+    plt, fig, ax = _figure()
+    columns = groups + ["all"]
+    width = 0.8 / len(columns)
+    for k, group in enumerate(columns):
+        values = [(ind["overall"].get("mean_pooled") if group == "all" else ind["groups"].get(group, {}).get("mean"))
+                  for ind in indicators]
+        xs = [i + k * width for i, v in enumerate(values) if v is not None]
+        ax.bar(xs, [v for v in values if v is not None], width, label=" / ".join(GROUP_LABELS.get(group, (group,))))
+    ax.set_xticks([i + 0.4 - width / 2 for i in range(len(indicators))], [ind["code"] for ind in indicators])
+    ax.set_ylim(0, 5)
+    ax.set_ylabel("1–5")
+    ax.legend(fontsize=7, ncols=3)
+    return _png(plt, fig)
+
+
+def _trend_chart(series: dict[str, list]) -> str | None:
+    if not series or all(v is None for code, values in series.items() if code != "weeks" for v in values):
+        return None
+    plt, fig, ax = _figure()
+    weeks = series["weeks"]
+    for code, values in series.items():
+        if code != "weeks":
+            ax.plot(range(len(weeks)), [float("nan") if v is None else v for v in values], marker="o", label=code)
+    ax.set_xticks(range(len(weeks)), [w.split("-")[1] for w in weeks])
+    ax.set_ylim(0, 5)
+    ax.legend(fontsize=7, ncols=6)
+    return _png(plt, fig)
+
+
+# --- the weekly job --------------------------------------------------------------------------------------
+
+
+@job("digests.weekly", "cron", day_of_week="mon", hour=8, minute=0)
+def send_weekly(app: Flask) -> int:
+    """Text last week's summary to every active subscriber, once per week; returns how many were queued."""
+    from gateway.outbox import enqueue
+
+    week = week_of(app, None)
+    sent = 0
+    digests: dict[str | None, dict] = {}
+    for subscriber in store.active_subscribers():
+        if store.already_sent(week.label, subscriber):
+            continue
+        unit = subscriber.admin_unit.code if subscriber.admin_unit_id else None
+        digest = digests.setdefault(unit, build(app, week, unit))
+        text = render_sms(digest, subscriber.contact.language)
+        enqueue(subscriber.contact, text, purpose="digest", origin=f"digest:{week.label}",
+                idempotency_key=f"digest:{week.label}:{subscriber.id}")
+        store.record_send(week.label, subscriber, text, sms_segments(text))
+        sent += 1
+    log_event("digest.sent", week=week.label, recipients=sent, at=utcnow().isoformat())
+    return sent
+

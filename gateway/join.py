@@ -1,0 +1,28 @@
+"""`records: join` flows: a person says where they live, so notices for their khoroo or bag reach them."""
+from __future__ import annotations
+
+import datetime as dt
+from zoneinfo import ZoneInfo
+
+from flask import Flask
+
+from gateway.logs import log_event
+from gateway.records import completion_handler
+from storage import runs
+from storage.models import Contact, FlowRun
+
+UNIT_RESULT = "unit"
+
+
+@completion_handler("join")
+def joined(app: Flask, contact: Contact, run: FlowRun, results: dict) -> list[str] | None:
+    """Set the contact's admin unit from the flow's `unit` result (an admin-unit code)."""
+    code = (results.get(UNIT_RESULT) or {}).get("value")
+    if not code:
+        return None
+    today = dt.datetime.now(ZoneInfo(app.config["GATEWAY"]["timezone"])).date()
+    unit = runs.admin_unit_by_code(str(code), today)
+    if unit is not None:
+        runs.set_admin_unit(contact, unit)
+        log_event("contact.joined", contact=contact.id, unit=unit.code)
+    return None

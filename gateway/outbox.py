@@ -1,0 +1,227 @@
+"""The durable outbox: every outgoing SMS is a `Message` row first, and a provider call second.
+
+Features call one function:
+
+    from gateway.outbox import enqueue
+    enqueue(contact, "Sain baina uu", purpose="notice", origin="meeting:3", idempotency_key="meeting:3:notice:42")
+
+- `purpose`: "reply" (default; priority 0, sent at any hour) or a bulk purpose ("broadcast", "notice",
+  "reminder", "digest"…; priority 10, held until quiet hours end, never sent to an opted-out contact).
+- `channel`: where to send; default from config `routing` (`sms` for replies, `bulk` for bulk). A channel that is
+  down fails over to the next one in that list.
+- `idempotency_key`: enqueueing the same key twice returns the first row; use it for anything a job may repeat.
+- `not_before`: naive UTC time before which the message is not sent.
+- Loop guard: the same text to the same person more than `outbox.loop_guard_max` times in 5 minutes is stored as
+  `cancelled` ("loop guard") instead of sent.
+
+`dispatch(app)` (run by the `outbox.dispatch` job every 2 seconds) claims due rows one at a time — replies before
+bulk, oldest first — and sends them with per-channel rate limits, retries with exponential backoff and jitter,
+failover and opt-out handling. A row left in `sending` by a killed process is sent again after
+`outbox.stale_sending_seconds`; the Android phone recognises a repeated id, so it never sends twice.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random
+import time
+from collections import Counter
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from flask import Flask, current_app
+
+from gateway.channels.base import Channel, SendError, get_channel
+from gateway.logs import log_event
+from storage import outbox as store
+from storage.contacts import number_of, opt_out
+from storage.db import utcnow
+from storage.models import Contact, Message
+from storage.phones import mask_phone
+
+BULK_PURPOSES = frozenset({"broadcast", "notice", "reminder", "digest", "bulk"})
+REPLY_PRIORITY, BULK_PRIORITY = 0, 10
+LOOP_WINDOW = dt.timedelta(minutes=5)
+MAX_BACKOFF_SECONDS = 3600
+
+
+def enqueue(contact: Contact | int, text: str, *, purpose: str = "reply", channel: str | None = None,
+            priority: int | None = None, origin: str | None = None, idempotency_key: str | None = None,
+            not_before: dt.datetime | None = None, in_reply_to: Message | int | None = None) -> Message:
+    """Queue one SMS to `contact` and return its row (the existing row when `idempotency_key` was used before)."""
+    from flows.text import sms_size
+
+    config = current_app.config["GATEWAY"]
+    contact = contact if isinstance(contact, Contact) else Contact.get_by_id(contact)
+    bulk = purpose in BULK_PURPOSES
+    route = route_for(current_app, purpose, channel)
+    size = sms_size(text)
+    due = _after_quiet_hours(config, not_before or utcnow()) if bulk else not_before
+    row, created = store.create_outbound(
+        contact=contact.id, channel=route[0] if route else (channel or "none"), kind="sms", text=text,
+        status="queued", priority=(BULK_PRIORITY if bulk else REPLY_PRIORITY) if priority is None else priority,
+        purpose=purpose, origin=origin, idempotency_key=idempotency_key, encoding=size.encoding,
+        segments=size.segments, next_attempt_at=due, in_reply_to=in_reply_to)
+    if created:
+        _apply_guards(config, contact, row, bulk)
+    return row
+
+
+def _apply_guards(config: dict, contact: Contact, row: Message, bulk: bool) -> None:
+    if bulk and contact.opted_out_at is not None:
+        store.mark_cancelled(row.id, "opted out")
+        row.status = "cancelled"
+        return
+    earlier = store.same_text_sent_count(contact.id, row.text, utcnow() - LOOP_WINDOW) - 1
+    if earlier >= config["outbox"]["loop_guard_max"]:
+        store.mark_cancelled(row.id, f"loop guard: same text sent {earlier} times in 5 minutes")
+        row.status = "cancelled"
+        log_event("outbox.loop_guard", logging.WARNING, message=row.id, contact=contact.id)
+
+
+def route_for(app: Flask, purpose: str, channel: str | None = None) -> list[str]:
+    """Enabled channels to try, in order: the asked-for one first, then the purpose's `routing` list."""
+    config = app.config["GATEWAY"]
+    names = list(config["routing"]["bulk" if purpose in BULK_PURPOSES else "sms"])
+    if channel:
+        names = [channel] + [name for name in names if name != channel]
+    return [name for name in names if get_channel(app, name) is not None]
+
+
+def _after_quiet_hours(config: dict, when: dt.datetime) -> dt.datetime:
+    """`when` (naive UTC), moved to the end of quiet hours if it falls inside them (local time, DST-aware)."""
+    zone = ZoneInfo(config["timezone"])
+    local = when.replace(tzinfo=dt.UTC).astimezone(zone)
+    start, end = (dt.time.fromisoformat(config["quiet_hours"][key]) for key in ("start", "end"))
+    clock = local.time()
+    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    if not inside:
+        return when
+    end_day = local.date() + dt.timedelta(days=1) if start > end and clock >= start else local.date()
+    end_local = dt.datetime.combine(end_day, end, tzinfo=zone)
+    return end_local.astimezone(dt.UTC).replace(tzinfo=None)
+
+
+# ---------------------------------------------------------------------------------------------------- dispatch
+
+class RateLimiter:
+    """Per-channel spacing of sends (messages per second), kept in the dispatching process."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep):
+        self.next_at: dict[str, float] = {}
+        self.clock, self.sleep = clock, sleep
+
+    def busy(self) -> list[str]:
+        now = self.clock()
+        return [name for name, at in self.next_at.items() if at > now]
+
+    def seconds_until_free(self, names: list[str]) -> float:
+        now = self.clock()
+        return max(0.0, min(self.next_at.get(name, now) for name in names) - now)
+
+    def take(self, name: str, per_second: float) -> None:
+        """Wait for `name`'s next slot, then book the one after it."""
+        now = self.clock()
+        slot = self.next_at.get(name, now)
+        if slot > now:
+            self.sleep(slot - now)
+        self.next_at[name] = max(slot, now) + 1.0 / per_second
+
+
+def dispatch(app: Flask, budget_seconds: float | None = None) -> Counter:
+    """Send what is due, most urgent first, for up to `budget_seconds`. Returns counts by outcome."""
+    outbox_config = app.config["GATEWAY"]["outbox"]
+    budget = outbox_config["dispatch_seconds"] if budget_seconds is None else budget_seconds
+    limiter: RateLimiter = app.extensions.setdefault("gateway.rate_limiter", RateLimiter())
+    store.requeue_stale_sending(utcnow() - dt.timedelta(seconds=outbox_config["stale_sending_seconds"]))
+    deadline = time.monotonic() + budget
+    outcomes: Counter = Counter()
+    while time.monotonic() < deadline:
+        busy = limiter.busy()
+        row = store.claim_next(utcnow(), busy)
+        if row is None:
+            waiting = [name for name in busy if name in store.due_channels(utcnow())]
+            pause = limiter.seconds_until_free(waiting) if waiting else None
+            if pause is None or time.monotonic() + pause >= deadline:
+                break
+            limiter.sleep(pause)
+            continue
+        outcomes[send_one(app, row, limiter)] += 1
+    return outcomes
+
+
+def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
+    """Send one claimed row; every path leaves it sent, queued for a retry, failed or cancelled."""
+    contact = Contact.get_by_id(row.contact_id)
+    if row.purpose in BULK_PURPOSES and contact.opted_out_at is not None:
+        store.mark_cancelled(row.id, "opted out")
+        return "cancelled"
+    number = number_of(contact)
+    if number is None:
+        store.mark_failed(row.id, "no phone number for this contact")
+        return "failed"
+    channel = _usable_channel(app, row)
+    if channel is None:
+        return _retry_or_fail(app, row, SendError("no channel is configured and up", retryable=True))
+    limiter.take(channel.name, channel.settings.get("rate_per_second", 1))
+    ref = row.provider_id if row.provider_id and row.channel == channel.name else f"gw-{row.id}"
+    if getattr(channel, "sends_our_id", False):
+        store.set_provider_id(row.id, ref)  # recorded before the call, so a crash mid-send is recognisable
+    try:
+        result = channel.send(number, row.text, ref)
+    except SendError as exc:
+        return _handle_failure(app, row, contact, channel, exc)
+    except Exception as exc:  # an SDK surprise must not lose the message: retry it like a provider error
+        log_event("outbox.send_crashed", logging.ERROR, message=row.id, channel=channel.name, exc_info=True)
+        return _handle_failure(app, row, contact, channel, SendError(f"{type(exc).__name__}: {exc}"[:300], True))
+    store.mark_sent(row.id, result.provider_id, result.segments)
+    store.record_send_success(channel.name)
+    log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), attempt=row.attempts)
+    return "sent"
+
+
+def _usable_channel(app: Flask, row: Message) -> Channel | None:
+    """The row's channel if enabled and up, else the next one in its route; the row follows the choice."""
+    now = utcnow()
+    for name in route_for(app, row.purpose, row.channel):
+        if not store.channel_is_down(name, now):
+            if name != row.channel:
+                store.set_channel(row.id, name)
+                log_event("outbox.failover", logging.WARNING, message=row.id, channel_from=row.channel, to=name)
+            return get_channel(app, name)
+    return None
+
+
+def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel, exc: SendError) -> str:
+    log_event("outbox.send_failed", logging.WARNING, message=row.id, channel=channel.name, reason=exc.reason,
+              retryable=exc.retryable, attempt=row.attempts)
+    if exc.opted_out:
+        opt_out(contact)
+        store.mark_failed(row.id, f"{exc.reason} (the person opted out with the provider)")
+        return "failed"
+    if not exc.retryable:
+        store.mark_failed(row.id, exc.reason)
+        return "failed"
+    config = app.config["GATEWAY"]["outbox"]
+    store.record_send_failure(channel.name, exc.reason, config["failover_after"], config["down_seconds"])
+    return _retry_or_fail(app, row, exc)
+
+
+def _retry_or_fail(app: Flask, row: Message, exc: SendError) -> str:
+    config = app.config["GATEWAY"]["outbox"]
+    if row.attempts >= config["max_attempts"]:
+        store.mark_failed(row.id, f"{exc.reason} (gave up after {row.attempts} attempts)")
+        return "failed"
+    others_up = [name for name in route_for(app, row.purpose, row.channel)
+                 if name != row.channel and not store.channel_is_down(name, utcnow())]
+    if store.channel_is_down(row.channel, utcnow()) and others_up:
+        store.mark_retry(row.id, exc.reason, utcnow())  # fail over now rather than wait out a backoff
+        return "retry"
+    store.mark_retry(row.id, exc.reason, utcnow() + dt.timedelta(seconds=backoff_seconds(config, row.attempts)))
+    return "retry"
+
+
+def backoff_seconds(config: dict, attempts: int) -> float:
+    """Exponential backoff with full jitter between half and one and a half times the nominal delay."""
+    nominal = min(config["backoff_seconds"] * 2 ** max(attempts - 1, 0), MAX_BACKOFF_SECONDS)
+    return nominal * random.uniform(0.5, 1.5)

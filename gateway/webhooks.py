@@ -1,0 +1,260 @@
+"""The provider webhooks: one wrapper for every call, then the channel's parser, then storage and the conversation.
+
+The wrapper, in order: channel lookup (not enabled → 404), body read (over 64 kB → 413), decoding (not UTF-8 or
+not form/JSON → 400), verification (→ 403, nothing stored), parsing (missing field → 400 naming it). Inbound
+messages are deduplicated by provider id (or by same text from the same number within a few seconds when there
+is none) so a redelivery gets the stored answer and is never processed twice, and one person's messages are
+handled one at a time (`storage.outbox.contact_lock`).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import importlib
+import logging
+from urllib.parse import parse_qsl
+
+from flask import Blueprint, Flask, Response, current_app, jsonify, request
+from werkzeug.datastructures import MultiDict
+
+from gateway.channels.base import BadRequest, Channel, OptOut, Reply, Seen, SessionEnded, enabled_channels, get_channel
+from gateway.health import add_health_check
+from gateway.logs import log_event
+from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
+from gateway.outbox import enqueue
+from storage import outbox as store
+from storage.contacts import contact_for_number, opt_out
+from storage.db import utcnow
+from storage.models import Contact, Message
+from storage.phones import contact_key, mask_phone
+
+# (path, channel, action). Paths are fixed: they are pasted into provider dashboards.
+ROUTES = [
+    ("/webhooks/africastalking/ussd", "africastalking", "ussd"),
+    ("/webhooks/africastalking/ussd/events", "africastalking", "ussd_events"),
+    ("/webhooks/africastalking/sms", "africastalking", "sms"),
+    ("/webhooks/africastalking/delivery", "africastalking", "delivery"),
+    ("/webhooks/africastalking/optout", "africastalking", "optout"),
+    ("/webhooks/twilio/sms", "twilio", "sms"),
+    ("/webhooks/twilio/status", "twilio", "status"),
+    ("/webhooks/android", "android", "events"),
+]
+DUPLICATE_WINDOW = dt.timedelta(seconds=10)
+USSD_SORRY = UssdScreen("Uuchlaarai, aldaa garlaa. Dahin oroldono uu.\nSorry, something went wrong. Please try again.",
+                        end=True)
+
+
+def init_app(app: Flask) -> None:
+    bp = Blueprint("webhooks", __name__)  # one per app: tests build many apps
+    for path, channel, action in ROUTES:
+        bp.add_url_rule(path, f"{channel}_{action}", _view(channel, action), methods=["POST"])
+    app.register_blueprint(bp)
+    _announce_unverified(app)
+    if get_channel(app, "android") is not None:
+        add_health_check(app, phone_watchdog)
+
+
+def _view(channel_name: str, action: str):
+    def view() -> Response:
+        return handle(channel_name, action)
+    view.__name__ = f"{channel_name}_{action}"
+    return view
+
+
+def _announce_unverified(app: Flask) -> None:
+    warnings = app.extensions.setdefault("gateway.warnings", [])
+    for name in enabled_channels(app):
+        if not app.config["GATEWAY"]["channels"][name].get("verify", True):
+            warnings.append(f"channel '{name}' has verify: false — ANYONE can post fake messages to its webhooks. "
+                            "Development only!")
+
+
+# ---------------------------------------------------------------------------------------------------- wrapper
+
+def handle(channel_name: str, action: str) -> Response:
+    channel = get_channel(current_app, channel_name)
+    if channel is None or not _action_enabled(channel, action):
+        return _error(404, f"channel '{channel_name}' is not configured")
+    raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH raises 413 here
+    try:
+        form = _form(raw)
+        if channel.verifies and not channel.verify(request, form):
+            log_event("webhook.rejected", logging.WARNING, channel=channel_name, action=action,
+                      remote=request.remote_addr)
+            return _error(403, "request could not be verified")
+        events = channel.parse(action, request, form)
+    except BadRequest as exc:
+        return _error(400, str(exc))
+    reply = None
+    for event in events:
+        reply = _apply(channel, action, event) or reply
+    reply = reply or channel.render(action, None)
+    return Response(reply.body, status=reply.status, content_type=reply.content_type)
+
+
+def _action_enabled(channel: Channel, action: str) -> bool:
+    """AT's SMS and USSD halves can be switched off separately."""
+    if action in ("ussd", "ussd_events"):
+        return channel.settings.get("ussd", True)
+    if channel.name == "africastalking" and action == "sms":
+        return channel.settings.get("sms", True)
+    return True
+
+
+def _form(raw: bytes) -> MultiDict:
+    """Form fields decoded strictly: a body that is not UTF-8 is refused rather than stored with mojibake."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("body is not valid UTF-8") from None
+    if request.mimetype == "application/json":
+        return MultiDict()
+    try:
+        return MultiDict(parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict"))
+    except (UnicodeDecodeError, ValueError):
+        raise BadRequest("form body could not be decoded as UTF-8") from None
+
+
+def _error(status: int, detail: str) -> Response:
+    response = jsonify(error={400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[status], detail=detail)
+    response.status_code = status
+    return response
+
+
+def _apply(channel: Channel, action: str, event) -> Reply | None:
+    if isinstance(event, InboundSms):
+        return _inbound_sms(channel, event)
+    if isinstance(event, UssdHop):
+        return _ussd(channel, event)
+    if isinstance(event, StatusReport):
+        _status(event)
+    elif isinstance(event, Seen):
+        store.mark_seen(event.channel, event.at)
+    elif isinstance(event, OptOut):
+        _provider_opt_out(event.phone, None)
+    elif isinstance(event, SessionEnded):
+        log_event("ussd.session_ended", channel=event.channel, session=event.session_id, status=event.status,
+                  error=event.error)
+    return None
+
+
+# ---------------------------------------------------------------------------------------------------- inbound
+
+def _conversation():
+    return importlib.import_module("gateway.conversation")
+
+
+def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
+    contact, _ = contact_for_number(sms.phone, current_app.config["SECRET_KEY"])
+    try:
+        with store.contact_lock(contact.id):
+            earlier = _earlier_sms(contact, sms)
+            if earlier is not None:
+                log_event("webhook.duplicate", channel=channel.name, message=earlier.id)
+                return _stored_reply(channel, "sms", earlier)
+            row = store.create_inbound(contact=contact.id, channel=sms.channel, kind="sms",
+                                       provider_id=sms.provider_id, text=sms.text, text_norm=_normalize(sms.text))
+            replies = _conversation().handle_sms(current_app, contact, row, sms) or []
+            for text in replies:
+                enqueue(contact, text, purpose="reply", channel=sms.channel, in_reply_to=row)
+            reply = channel.render("sms", replies)
+            store.set_response(row.id, reply.body)
+        log_event("sms.received", channel=channel.name, message=row.id, replies=len(replies))
+        return reply
+    except Exception:
+        return _record_failure(channel, "sms", contact, sms.provider_id, sms.text, "sms", None)
+
+
+def _earlier_sms(contact: Contact, sms: InboundSms) -> Message | None:
+    if sms.provider_id:
+        return store.inbound_by_provider_id(sms.channel, sms.provider_id)
+    return store.recent_inbound_duplicate(contact.id, sms.channel, sms.text, utcnow() - DUPLICATE_WINDOW)
+
+
+def _ussd(channel: Channel, hop: UssdHop) -> Reply:
+    contact, _ = contact_for_number(hop.phone, current_app.config["SECRET_KEY"])
+    key = ussd_hop_id(hop)
+    try:
+        with store.contact_lock(contact.id):
+            earlier = store.inbound_by_provider_id(hop.channel, key)
+            if earlier is not None:
+                return _stored_reply(channel, "ussd", earlier)
+            row = store.create_inbound(contact=contact.id, channel=hop.channel, kind="ussd", provider_id=key,
+                                       text=hop.text, text_norm=_normalize(hop.inputs[-1] if hop.inputs else ""))
+            screen = _conversation().handle_ussd(current_app, contact, row, hop)
+            reply = channel.render("ussd", screen)
+            store.set_response(row.id, reply.body)
+        return reply
+    except Exception:
+        return _record_failure(channel, "ussd", contact, key, hop.text, "ussd", USSD_SORRY)
+
+
+def _record_failure(channel: Channel, action: str, contact: Contact, provider_id: str | None, text: str,
+                    kind: str, answer) -> Reply:
+    """The conversation crashed: keep the message (status 'error') with the answer we gave, so a redelivery
+    gets the same answer and an operator can look at it. The provider gets a normal answer, never a 500."""
+    log_event("webhook.handler_failed", logging.ERROR, channel=channel.name, action=action, exc_info=True)
+    reply = channel.render(action, answer)
+    earlier = store.inbound_by_provider_id(channel.name, provider_id) if provider_id else None
+    if earlier is None:
+        store.create_inbound(contact=contact.id, channel=channel.name, kind=kind, provider_id=provider_id, text=text,
+                             text_norm=_normalize(text), status="error", response=reply.body)
+    return reply
+
+
+def _stored_reply(channel: Channel, action: str, earlier: Message) -> Reply:
+    template = channel.render(action, None)
+    return Reply(earlier.response if earlier.response is not None else template.body,
+                 content_type=template.content_type)
+
+
+def ussd_hop_id(hop: UssdHop) -> str:
+    """AT sessionId plus the hop's text: the history grows each hop, so hash it to keep the id short."""
+    return f"{hop.session_id}:{hashlib.sha256(hop.text.encode()).hexdigest()[:24]}"
+
+
+def _normalize(text: str) -> str | None:
+    try:
+        from flows.text import normalize
+    except ImportError:
+        return None
+    return normalize(text)
+
+
+# ---------------------------------------------------------------------------------------------------- status
+
+def _status(report: StatusReport) -> None:
+    row = store.apply_status(report.channel, report.provider_id, report.status, report.error)
+    log_event("outbox.status", channel=report.channel, message=row.id if row else None, status=report.status,
+              known=row is not None)
+    if report.opted_out:
+        _provider_opt_out(report.phone, row)
+
+
+def _provider_opt_out(phone: str | None, row: Message | None) -> None:
+    """The provider says this person blocked us: mark the contact opted out (only a contact we already know)."""
+    contact = Contact.get_or_none(Contact.id == row.contact_id) if row and row.contact_id else None
+    if contact is None and phone:
+        contact = store.contact_by_key(contact_key(phone, current_app.config["SECRET_KEY"]))
+    if contact is not None and contact.opted_out_at is None:
+        opt_out(contact)
+        log_event("contact.opted_out_by_provider", contact=contact.id, phone=mask_phone(phone or ""))
+
+
+# ---------------------------------------------------------------------------------------------------- watchdog
+
+def phone_watchdog() -> tuple[str, bool, object]:
+    """/healthz entry for the Android phone: when it was last seen, and a warning when silent too long."""
+    settings = current_app.config["GATEWAY"]["channels"]["android"]
+    state = store.channel_state("android")
+    limit = dt.timedelta(minutes=settings["silence_warning_minutes"])
+    if state.last_seen_at is None:
+        return "android", False, "WARNING: phone never seen (no system:ping or /health answer yet)"
+    age = utcnow() - state.last_seen_at
+    minutes = int(age.total_seconds() // 60)
+    detail = f"phone last seen {minutes} min ago ({state.last_seen_at:%Y-%m-%d %H:%M} UTC)"
+    if state.last_health:
+        detail += f", health {state.last_health}"
+    if age > limit:
+        return "android", False, f"WARNING: {detail}; silent longer than {settings['silence_warning_minutes']} min"
+    return "android", True, detail

@@ -1,0 +1,256 @@
+"""Outbox and inbound-log queries on `Message`, plus per-channel state (failures, phone last seen).
+
+Outbound status only moves forward: queued → sending → sent → delivered | failed (cancelled is set only by an
+operator or a guard, never by a provider report). Claiming is a compare-and-set on `status`, with
+`SELECT … FOR UPDATE SKIP LOCKED` on PostgreSQL so concurrent dispatchers never wait on each other.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import peewee as pw
+
+from storage.db import BaseModel, database, is_postgres, utcnow
+from storage.models import Contact, Message
+
+# Rank of each outbound status; a provider report may only raise it. delivered and failed are both final.
+STATUS_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "cancelled": 3}
+FINAL_STATUSES = ("delivered", "failed", "cancelled")
+
+
+class ChannelState(BaseModel):
+    """What one channel has shown lately: repeated send failures (→ failover) and, for a phone, when it was seen."""
+
+    name = pw.CharField(primary_key=True)
+    consecutive_failures = pw.IntegerField(default=0)
+    down_until = pw.DateTimeField(null=True)
+    last_error = pw.TextField(null=True)
+    last_seen_at = pw.DateTimeField(null=True)  # Android: last system:ping, webhook or healthy GET /health
+    last_health = pw.TextField(null=True)  # Android: status from the last GET /health
+    updated_at = pw.DateTimeField(default=utcnow)
+
+
+# ---------------------------------------------------------------------------------------------------- inbound
+
+@contextmanager
+def contact_lock(contact_id: int) -> Iterator[None]:
+    """A transaction that one contact's messages pass through one at a time.
+
+    PostgreSQL locks the contact's row; SQLite takes the database write lock up front (BEGIN IMMEDIATE), which
+    serialises all writers and so this contact too.
+    """
+    if is_postgres():
+        with database.atomic():
+            Contact.select(Contact.id).where(Contact.id == contact_id).for_update().execute()
+            yield
+    else:
+        with database.atomic("IMMEDIATE"):
+            yield
+
+
+def inbound_by_provider_id(channel: str, provider_id: str) -> Message | None:
+    return Message.get_or_none((Message.channel == channel) & (Message.direction == "in")
+                               & (Message.provider_id == provider_id))
+
+
+def recent_inbound_duplicate(contact_id: int, channel: str, text: str, since: dt.datetime) -> Message | None:
+    """The same text from the same person on the same channel since `since`: used when a provider sends no id."""
+    return (Message.select().where((Message.contact == contact_id) & (Message.direction == "in")
+                                   & (Message.channel == channel) & (Message.text == text)
+                                   & (Message.created_at >= since))
+            .order_by(Message.id.desc()).first())
+
+
+def contact_by_key(key: str) -> Contact | None:
+    return Contact.get_or_none(Contact.key == key)
+
+
+def create_inbound(**fields) -> Message:
+    return Message.create(direction="in", status=fields.pop("status", "received"), **fields)
+
+
+def set_response(message_id: int, response: str, status: str = "handled") -> None:
+    Message.update(response=response, status=status, updated_at=utcnow()).where(Message.id == message_id).execute()
+
+
+# ---------------------------------------------------------------------------------------------------- outbound
+
+def create_outbound(**fields) -> tuple[Message, bool]:
+    """Insert an outbox row; with an `idempotency_key` already used, return that row instead. (row, created)."""
+    key = fields.get("idempotency_key")
+    if key:
+        existing = Message.get_or_none(Message.idempotency_key == key)
+        if existing:
+            return existing, False
+    try:
+        with database.atomic():
+            return Message.create(direction="out", **fields), True
+    except pw.IntegrityError:
+        if not key:
+            raise
+        return Message.get(Message.idempotency_key == key), False
+
+
+def same_text_sent_count(contact_id: int, text: str, since: dt.datetime) -> int:
+    """How often this text went (or is going) to this person since `since`: the loop guard's count."""
+    return (Message.select().where((Message.contact == contact_id) & (Message.direction == "out")
+                                   & (Message.text == text) & (Message.created_at >= since)
+                                   & (Message.status != "cancelled"))
+            .count())
+
+
+def claim_next(now: dt.datetime, skip_channels: list[str] = ()) -> Message | None:
+    """Take the most urgent due message (replies before bulk, then oldest) and mark it sending, attempts + 1."""
+    while True:
+        query = (Message.select().where((Message.direction == "out") & (Message.status == "queued")
+                                        & ((Message.next_attempt_at.is_null()) | (Message.next_attempt_at <= now)))
+                 .order_by(Message.priority, Message.id).limit(1))
+        if skip_channels:
+            query = query.where(Message.channel.not_in(list(skip_channels)))
+        with database.atomic():
+            if is_postgres():
+                query = query.for_update(skip_locked=True)
+            row = query.first()
+            if row is None:
+                return None
+            won = (Message.update(status="sending", attempts=Message.attempts + 1, updated_at=now)
+                   .where((Message.id == row.id) & (Message.status == "queued")).execute())
+        if won:  # another dispatcher may have taken it between our read and our update: then look again
+            return Message.get_by_id(row.id)
+
+
+def due_channels(now: dt.datetime) -> set[str]:
+    """Channels that have a queued message due now."""
+    return {row.channel for row in Message.select(Message.channel).distinct().where(
+        (Message.direction == "out") & (Message.status == "queued")
+        & ((Message.next_attempt_at.is_null()) | (Message.next_attempt_at <= now)))}
+
+
+def requeue_stale_sending(older_than: dt.datetime) -> int:
+    """Rows left in `sending` by a process that died: due again now. The provider id, if any, is kept."""
+    return (Message.update(status="queued", next_attempt_at=None, updated_at=utcnow(),
+                           last_error="requeued after an interrupted send")
+            .where((Message.direction == "out") & (Message.status == "sending") & (Message.updated_at < older_than))
+            .execute())
+
+
+def _update(message_id: int, **fields) -> None:
+    Message.update(updated_at=utcnow(), **fields).where(Message.id == message_id).execute()
+
+
+def set_channel(message_id: int, channel: str) -> None:
+    _update(message_id, channel=channel)
+
+
+def set_provider_id(message_id: int, provider_id: str) -> None:
+    _update(message_id, provider_id=provider_id)
+
+
+def mark_sent(message_id: int, provider_id: str | None, segments: int | None = None) -> None:
+    """Provider id and `sent` in one statement, and only from `sending`, so a fast status report is not undone."""
+    fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+    if provider_id:
+        fields["provider_id"] = provider_id
+    if segments:
+        fields["segments"] = segments
+    (Message.update(updated_at=utcnow(), **fields)
+     .where((Message.id == message_id) & (Message.status == "sending")).execute())
+
+
+def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> None:
+    _update(message_id, status="queued", last_error=error, next_attempt_at=next_attempt_at)
+
+
+def mark_failed(message_id: int, error: str) -> None:
+    _update(message_id, status="failed", last_error=error)
+
+
+def mark_cancelled(message_id: int, reason: str) -> None:
+    _update(message_id, status="cancelled", last_error=reason)
+
+
+def apply_status(channel: str, provider_id: str, status: str, error: str | None = None) -> Message | None:
+    """Move an outbound message forward to `status`; a late or repeated report changes nothing. Returns the row."""
+    lower = [name for name, rank in STATUS_ORDER.items() if rank < STATUS_ORDER[status]]
+    fields: dict = {"status": status, "updated_at": utcnow()}
+    if error:
+        fields["last_error"] = error
+    (Message.update(**fields)
+     .where((Message.channel == channel) & (Message.direction == "out") & (Message.provider_id == provider_id)
+            & (Message.status.in_(lower))).execute())
+    return Message.get_or_none((Message.channel == channel) & (Message.direction == "out")
+                               & (Message.provider_id == provider_id))
+
+
+def outbox_rows(statuses: list[str], limit: int = 100) -> list[Message]:
+    return list(Message.select().where((Message.direction == "out") & (Message.status.in_(statuses)))
+                .order_by(Message.priority, Message.id).limit(limit))
+
+
+def retry_now(message_ids: list[int]) -> int:
+    """Operator retry: failed or cancelled (or waiting) messages go back to the queue with a fresh attempt count."""
+    return (Message.update(status="queued", attempts=0, next_attempt_at=None, last_error=None, updated_at=utcnow())
+            .where((Message.id.in_(message_ids)) & (Message.direction == "out")
+                   & (Message.status.in_(["failed", "cancelled", "queued"]))).execute())
+
+
+def cancel(message_ids: list[int], reason: str = "cancelled by operator") -> int:
+    return (Message.update(status="cancelled", last_error=reason, updated_at=utcnow())
+            .where((Message.id.in_(message_ids)) & (Message.direction == "out") & (Message.status == "queued"))
+            .execute())
+
+
+# ---------------------------------------------------------------------------------------------------- channels
+
+def channel_state(name: str) -> ChannelState:
+    state = ChannelState.get_or_none(ChannelState.name == name)
+    if state is None:
+        try:
+            with database.atomic():
+                state = ChannelState.create(name=name)
+        except pw.IntegrityError:
+            state = ChannelState.get(ChannelState.name == name)
+    return state
+
+
+def channel_is_down(name: str, now: dt.datetime) -> bool:
+    state = ChannelState.get_or_none(ChannelState.name == name)
+    return bool(state and state.down_until and state.down_until > now)
+
+
+def record_send_failure(name: str, error: str, down_after: int, down_seconds: int) -> bool:
+    """Count a failed send; after `down_after` in a row the channel is down for `down_seconds`. True if down."""
+    channel_state(name)
+    now = utcnow()
+    ChannelState.update(consecutive_failures=ChannelState.consecutive_failures + 1, last_error=error,
+                        updated_at=now).where(ChannelState.name == name).execute()
+    state = ChannelState.get_by_id(name)
+    if state.consecutive_failures >= down_after:
+        mark_down(name, error, now + dt.timedelta(seconds=down_seconds))
+        return True
+    return False
+
+
+def mark_down(name: str, error: str, until: dt.datetime) -> None:
+    channel_state(name)
+    ChannelState.update(down_until=until, last_error=error, updated_at=utcnow()).where(
+        ChannelState.name == name).execute()
+
+
+def record_send_success(name: str) -> None:
+    (ChannelState.update(consecutive_failures=0, down_until=None, updated_at=utcnow())
+     .where((ChannelState.name == name) & ((ChannelState.consecutive_failures > 0)
+                                           | ChannelState.down_until.is_null(False))).execute())
+
+
+def mark_seen(name: str, at: dt.datetime, health: str | None = None) -> None:
+    """The phone answered (ping, webhook or health check); a healthy answer also lifts a 'down' mark."""
+    channel_state(name)
+    fields: dict = {"last_seen_at": at, "updated_at": utcnow()}
+    if health is not None:
+        fields["last_health"] = health
+    if health in ("pass", "warn"):
+        fields["down_until"] = None
+    ChannelState.update(**fields).where(ChannelState.name == name).execute()

@@ -1,0 +1,161 @@
+"""Authenticity and bad input: 403 / 404 / 400 / 413, and nothing stored for any of them."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from fakes.signing import AT_TOKEN, android_post, at_post, twilio_post
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from test_channels_inbound import ANDROID_RECEIVED, AT_SMS, AT_USSD_FIRST, TWILIO_SMS
+
+from storage.models import Contact, Message
+
+
+def nothing_stored(app) -> bool:
+    with app.app_context():
+        return Message.select().count() == 0 and Contact.select().count() == 0
+
+
+@pytest.mark.parametrize("post", [
+    lambda c: at_post(c, "/webhooks/africastalking/sms", AT_SMS, token="wrong"),
+    lambda c: c.post("/webhooks/africastalking/ussd", data=AT_USSD_FIRST,
+                     content_type="application/x-www-form-urlencoded"),  # no token at all
+    lambda c: twilio_post(c, "/webhooks/twilio/sms", TWILIO_SMS, token="not-the-token"),
+    lambda c: twilio_post(c, "/webhooks/twilio/sms", TWILIO_SMS, url_base="https://elsewhere.example"),
+    lambda c: c.post("/webhooks/twilio/sms", data=TWILIO_SMS),  # unsigned
+    lambda c: android_post(c, ANDROID_RECEIVED, key="wrong-key"),
+    lambda c: android_post(c, ANDROID_RECEIVED, stamp=int(time.time()) - 301),  # replayed: too old
+    lambda c: android_post(c, ANDROID_RECEIVED, stamp=int(time.time()) + 400),
+], ids=["at-wrong-token", "at-no-token", "twilio-wrong-token", "twilio-wrong-url", "twilio-unsigned",
+        "android-wrong-key", "android-old-timestamp", "android-future-timestamp"])
+def test_unverified_requests_get_403_and_store_nothing(channel_app, stand_in_conversation, post):
+    response = post(channel_app.test_client())
+    assert response.status_code == 403
+    assert stand_in_conversation.calls == []
+    assert nothing_stored(channel_app)
+
+
+def test_android_body_changed_after_signing_is_refused(channel_app, stand_in_conversation):
+    raw = json.dumps(ANDROID_RECEIVED).encode()
+    stamp = str(int(time.time()))
+    from gateway.channels.android import sign
+    tampered = raw.replace(b"gomdol", b"GOMDOL")
+    response = channel_app.test_client().post("/webhooks/android", data=tampered, content_type="application/json",
+                                              headers={"X-Signature": sign("android-signing-key", raw, stamp),
+                                                       "X-Timestamp": stamp})
+    assert response.status_code == 403
+
+
+def test_at_ip_allowlist(make_channel_app, stand_in_conversation):
+    app = make_channel_app(channels={"africastalking": {"allow_ips": ["10.9.9.9"]}})
+    assert at_post(app.test_client(), "/webhooks/africastalking/sms", AT_SMS).status_code == 403
+    app = make_channel_app(channels={"africastalking": {"allow_ips": ["127.0.0.1"]}})
+    assert at_post(app.test_client(), "/webhooks/africastalking/sms", AT_SMS).status_code == 200
+
+
+def test_twilio_signature_against_public_url(make_channel_app, stand_in_conversation):
+    app = make_channel_app(public_url="https://sms.example.mn")
+    client = app.test_client()
+    assert twilio_post(client, "/webhooks/twilio/sms", TWILIO_SMS).status_code == 403  # signed for localhost
+    assert twilio_post(client, "/webhooks/twilio/sms", TWILIO_SMS, url_base="https://sms.example.mn").status_code == 200
+
+
+def test_twilio_proxy_headers_only_when_trusted(make_channel_app, stand_in_conversation):
+    from twilio.request_validator import RequestValidator
+
+    signature = RequestValidator("12345").compute_signature("https://gw.example.mn/webhooks/twilio/sms", TWILIO_SMS)
+    headers = {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "gw.example.mn"}
+    untrusted = make_channel_app().test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS, headers=headers)
+    assert untrusted.status_code == 403
+    trusted = make_channel_app(trust_proxy_headers=True).test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS,
+                                                                          headers=headers)
+    assert trusted.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/webhooks/africastalking/sms", "/webhooks/africastalking/ussd",
+                                  "/webhooks/africastalking/delivery", "/webhooks/africastalking/ussd/events",
+                                  "/webhooks/twilio/sms", "/webhooks/twilio/status", "/webhooks/android"])
+def test_unconfigured_channel_answers_404(app, path):
+    response = app.test_client().post(f"{path}?token={AT_TOKEN}", data={"x": "y"})
+    assert response.status_code == 404
+    assert "not configured" in response.get_json()["detail"]
+
+
+def test_ussd_switched_off_answers_404(make_channel_app):
+    app = make_channel_app(channels={"africastalking": {"ussd": False}})
+    assert at_post(app.test_client(), "/webhooks/africastalking/ussd", AT_USSD_FIRST).status_code == 404
+
+
+@pytest.mark.parametrize("path,body,field", [
+    ("/webhooks/africastalking/sms", AT_SMS.replace("&text=Msg", ""), "text"),
+    ("/webhooks/africastalking/sms", AT_SMS.replace("&from=%2B254791541111", ""), "from"),
+    ("/webhooks/africastalking/ussd", AT_USSD_FIRST.replace("&sessionId=ATUid_7c898d72eb11f723ed8ea05ef232f279", ""),
+     "sessionId"),
+    ("/webhooks/africastalking/ussd", AT_USSD_FIRST.replace("&text=", ""), "text"),
+    ("/webhooks/africastalking/delivery", "id=ATXid_1&phoneNumber=%2B254720123123", "status"),
+    ("/webhooks/africastalking/delivery", "id=ATXid_1&status=Teleported", "status"),
+], ids=["at-sms-text", "at-sms-from", "ussd-session", "ussd-text", "dlr-status-missing", "dlr-status-unknown"])
+def test_missing_or_wrong_fields_are_400_naming_the_field(channel_app, stand_in_conversation, path, body, field):
+    response = at_post(channel_app.test_client(), path, body)
+    assert response.status_code == 400
+    assert f"'{field}'" in response.get_json()["detail"]
+    assert nothing_stored(channel_app)
+
+
+def test_twilio_missing_body_is_400(channel_app, stand_in_conversation):
+    params = {k: v for k, v in TWILIO_SMS.items() if k != "Body"}
+    response = twilio_post(channel_app.test_client(), "/webhooks/twilio/sms", params)
+    assert response.status_code == 400 and "'Body'" in response.get_json()["detail"]
+
+
+@pytest.mark.parametrize("body", [b"not json", b"[1,2]", b'{"event": "sms:received", "id": "x"}',
+                                  b'{"event":"sms:received","id":"x","payload":{"phoneNumber":"+97699112233"}}',
+                                  b"\xff\xfe\x00garbage"],
+                         ids=["not-json", "not-object", "no-payload", "no-message", "not-utf8"])
+def test_android_malformed_bodies_are_400(channel_app, stand_in_conversation, body):
+    assert android_post(channel_app.test_client(), body).status_code == 400
+    assert nothing_stored(channel_app)
+
+
+def test_undecodable_form_is_400(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    for raw in (b"from=%2B254791541111&text=%FF%FE", b"from=%2B254791541111&text=\xff"):
+        response = client.post(f"/webhooks/africastalking/sms?token={AT_TOKEN}", data=raw,
+                               content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 400
+    assert nothing_stored(channel_app)
+
+
+def test_bad_phone_number_is_400(channel_app, stand_in_conversation):
+    response = at_post(channel_app.test_client(), "/webhooks/africastalking/sms", AT_SMS.replace(
+        "from=%2B254791541111", "from=hello"))
+    assert response.status_code == 400 and "'from'" in response.get_json()["detail"]
+
+
+def test_body_over_64kb_is_413(channel_app, stand_in_conversation):
+    huge = AT_SMS.replace("text=Msg", "text=" + "a" * 70_000)
+    response = at_post(channel_app.test_client(), "/webhooks/africastalking/sms", huge)
+    assert response.status_code == 413
+    assert nothing_stored(channel_app)
+
+
+def test_unknown_extra_fields_are_accepted(channel_app, stand_in_conversation):
+    body = AT_SMS + "&cost=KES+0&brandNewField=%F0%9F%98%80"
+    assert at_post(channel_app.test_client(), "/webhooks/africastalking/sms", body).status_code == 200
+    params = {**TWILIO_SMS, "SomethingTwilioAddedToday": "yes", "OptOutType": "STOP"}
+    assert twilio_post(channel_app.test_client(), "/webhooks/twilio/sms", params).status_code == 200
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(text=st.text(max_size=300))
+def test_any_text_is_stored_exactly_as_received(channel_app, stand_in_conversation, text):
+    from urllib.parse import urlencode
+
+    body = urlencode({"from": "+97688112233", "to": "21512", "text": text})
+    response = at_post(channel_app.test_client(), "/webhooks/africastalking/sms", body)
+    assert response.status_code == 200
+    with channel_app.app_context():
+        row = Message.select().where(Message.direction == "in").order_by(Message.id.desc()).first()
+        assert row.text == text

@@ -1,0 +1,155 @@
+"""Inbound webhooks, built from the protocols.md fixtures, through the real wrapper and a stand-in conversation."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+import time_machine
+from fakes.signing import android_post, at_post, twilio_post
+
+from storage.models import Contact, Message, PhoneNumber
+
+# protocols.md §2.4 (courier fixture, both date formats) — the number made Mongolian, since +254 is AT's own test.
+AT_SMS = ("linkId=03090445075804249226&text=Msg&to=21512&id=ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3"
+          "&date=2017-05-03T06%3A04%3A45Z&from=%2B254791541111")
+AT_SMS_SPACE_DATE = AT_SMS.replace("2017-05-03T06%3A04%3A45Z", "2017-05-03+06%3A04%3A45")
+# protocols.md §1.1 sandbox capture
+AT_USSD_FIRST = ("phoneNumber=%2B254739495441&serviceCode=%2A384%2A44135%23&text="
+                 "&sessionId=ATUid_7c898d72eb11f723ed8ea05ef232f279&networkCode=99999")
+# protocols.md §3.1 signed synthetic fixture (Cyrillic body, Mongolian number)
+TWILIO_SMS = {
+    "ToCountry": "US", "ToState": "CA", "SmsMessageSid": "SM11111111111111111111111111111111", "NumMedia": "0",
+    "ToCity": "", "FromZip": "", "SmsSid": "SM11111111111111111111111111111111", "FromState": "",
+    "SmsStatus": "received", "FromCity": "", "Body": "Сайн уу", "FromCountry": "MN", "To": "+15005550006",
+    "ToZip": "", "NumSegments": "1", "MessageSid": "SM11111111111111111111111111111111",
+    "AccountSid": "AC00000000000000000000000000000000", "From": "+97699112233", "ApiVersion": "2010-04-01",
+}
+# protocols.md §7.2
+ANDROID_RECEIVED = {
+    "deviceId": "ffffffffceb0b1db0000018e937c815b", "event": "sms:received", "id": "Ey6ECgOkVVFjz3CL48B8C",
+    "payload": {"messageId": "abc123", "message": "gomdol us tugeeh bair haaltai", "phoneNumber": "+97699112233",
+                "simNumber": 1, "receivedAt": "2024-06-22T15:46:11.000+08:00"},
+    "webhookId": "wh-1",
+}
+
+
+def inbound(db) -> list[Message]:
+    return list(Message.select().where(Message.direction == "in").order_by(Message.id))
+
+
+def outbound(db) -> list[Message]:
+    return list(Message.select().where(Message.direction == "out").order_by(Message.id))
+
+
+@pytest.mark.parametrize("body", [AT_SMS, AT_SMS_SPACE_DATE], ids=["iso-date", "space-date"])
+def test_africastalking_sms_is_stored_and_answered_through_the_outbox(channel_app, stand_in_conversation, body):
+    client = channel_app.test_client()
+    response = at_post(client, "/webhooks/africastalking/sms", body)
+    assert response.status_code == 200
+    with channel_app.app_context():
+        [row] = inbound(None)
+        assert (row.channel, row.provider_id, row.text, row.kind) == (
+            "africastalking", "ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3", "Msg", "sms")
+        assert row.text_norm == "msg"
+        assert PhoneNumber.get(PhoneNumber.contact == row.contact_id).e164 == "+254791541111"
+        [reply] = outbound(None)
+        assert (reply.text, reply.channel, reply.status, reply.purpose) == ("Ta bichsen: Msg", "africastalking",
+                                                                          "queued", "reply")
+        assert reply.in_reply_to_id == row.id and reply.priority == 0
+
+
+def test_twilio_fixture_with_cyrillic_body_gets_empty_twiml(channel_app, stand_in_conversation):
+    response = twilio_post(channel_app.test_client(), "/webhooks/twilio/sms", TWILIO_SMS)
+    assert response.status_code == 200
+    assert response.mimetype == "text/xml"
+    assert response.get_data(as_text=True) == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    with channel_app.app_context():
+        [row] = inbound(None)
+        assert row.text == "Сайн уу" and row.text_norm == "sain uu"
+        assert row.provider_id == "SM11111111111111111111111111111111"
+        assert [m.text for m in outbound(None)] == ["Ta bichsen: Сайн уу"]
+        assert outbound(None)[0].encoding == "UCS-2"
+
+
+def test_android_received_event_is_stored_and_marks_phone_seen(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    assert android_post(client, ANDROID_RECEIVED).status_code == 200
+    with channel_app.app_context():
+        [row] = inbound(None)
+        assert (row.channel, row.provider_id, row.text) == ("android", "Ey6ECgOkVVFjz3CL48B8C",
+                                                            "gomdol us tugeeh bair haaltai")
+        assert outbound(None)[0].channel == "android"
+    health = client.get("/healthz").get_json()
+    assert health["android"].startswith("phone last seen 0 min ago")
+
+
+def test_ussd_first_hop_answers_con_and_redelivery_gets_the_same_screen(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    first = at_post(client, "/webhooks/africastalking/ussd", AT_USSD_FIRST)
+    assert first.status_code == 200 and first.mimetype == "text/plain"
+    assert first.get_data(as_text=True) == "CON Sain baina uu 1\n1. Gomdol\n2. Unelgee"
+    again = at_post(client, "/webhooks/africastalking/ussd", AT_USSD_FIRST)
+    assert again.get_data(as_text=True) == first.get_data(as_text=True)
+    assert len(stand_in_conversation.calls) == 1
+    second_hop = at_post(client, "/webhooks/africastalking/ussd", AT_USSD_FIRST.replace("text=", "text=1"))
+    assert second_hop.get_data(as_text=True) == "END Bayarlalaa (1)"
+    with channel_app.app_context():
+        rows = inbound(None)
+        assert [(r.kind, r.text) for r in rows] == [("ussd", ""), ("ussd", "1")]
+        assert rows[0].response == "CON Sain baina uu 1\n1. Gomdol\n2. Unelgee"
+        assert outbound(None) == []  # a USSD hop never waits on (or creates) an SMS send by itself
+
+
+@pytest.mark.parametrize("post", [
+    lambda c: at_post(c, "/webhooks/africastalking/sms", AT_SMS),
+    lambda c: twilio_post(c, "/webhooks/twilio/sms", TWILIO_SMS),
+    lambda c: android_post(c, ANDROID_RECEIVED),
+], ids=["africastalking", "twilio", "android"])
+def test_redelivered_sms_gets_the_same_answer_and_is_processed_once(channel_app, stand_in_conversation, post):
+    client = channel_app.test_client()
+    first, second = post(client), post(client)
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert first.get_data() == second.get_data()
+    assert len(stand_in_conversation.calls) == 1
+    with channel_app.app_context():
+        assert len(inbound(None)) == 1 and len(outbound(None)) == 1
+
+
+def test_sms_without_id_counts_as_duplicate_only_within_a_few_seconds(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    body = AT_SMS.replace("&id=ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3", "")
+    at_post(client, "/webhooks/africastalking/sms", body)
+    at_post(client, "/webhooks/africastalking/sms", body)
+    assert len(stand_in_conversation.calls) == 1
+    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1), tick=True):  # a minute later the same text is a new message
+        at_post(client, "/webhooks/africastalking/sms", body)
+    assert len(stand_in_conversation.calls) == 2
+
+
+def test_ussd_session_end_event_is_accepted(channel_app):
+    body = ("date=2025-09-29+12%3A00%3A00&sessionId=ATUid_5d3b4c2bc589f4811820a7184eed4df5&serviceCode=%2A384%2A44135%23"
+            "&networkCode=99999&phoneNumber=%2B254720123123&status=Incomplete&cost=KES+0.0000&durationInMillis=20345"
+            "&hopsCount=3&input=1%2A2&lastAppResponse=CON+Enter+your+Acc+No.&errorMessage=")
+    assert at_post(channel_app.test_client(), "/webhooks/africastalking/ussd/events", body).status_code == 200
+
+
+def test_conversation_crash_is_not_a_500_and_is_kept_for_an_operator(channel_app, stand_in_conversation):
+    def broken(*args):
+        raise RuntimeError("bug in a flow")
+    stand_in_conversation.handle_ussd = broken
+    response = at_post(channel_app.test_client(), "/webhooks/africastalking/ussd", AT_USSD_FIRST)
+    assert response.status_code == 200
+    assert response.get_data(as_text=True).startswith("END Uuchlaarai")
+    with channel_app.app_context():
+        [row] = inbound(None)
+        assert row.status == "error" and row.response.startswith("END ")
+
+
+def test_contact_is_created_once_per_number(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    android_post(client, ANDROID_RECEIVED)
+    android_post(client, {**ANDROID_RECEIVED, "id": "another-envelope", "payload": {
+        **ANDROID_RECEIVED["payload"], "phoneNumber": "99112233", "message": "2"}})
+    with channel_app.app_context():
+        assert Contact.select().count() == 1
+        assert len(inbound(None)) == 2

@@ -1,0 +1,184 @@
+"""handle_sms: reserved words, first contact, sessions, interruption, scripts and languages."""
+from __future__ import annotations
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.text import detect_script, normalize
+from gateway.conversation_texts import say
+from storage.db import database
+from storage.models import FlowResult, FlowRun
+from tests.conversation.conftest import FLOWS_DIR, Person, asked, consented
+
+
+
+def runs_of(app, person):
+    with app.app_context(), database.connection_context():
+        return list(FlowRun.select().where(FlowRun.contact == person.contact_id).order_by(FlowRun.id))
+
+
+def results_of(app, run):
+    with app.app_context(), database.connection_context():
+        return {row.name: row.value for row in FlowResult.select().where(FlowResult.run == run.id)}
+
+
+def test_first_message_gets_the_consent_notice_once_and_records_its_version(app, person):
+    first = person.sms("us")
+    assert first[0] == say("notice", "mn", "latn", months=12)
+    assert first[1].startswith(asked(app, "water_kiosk_check", "open_today"))
+    contact = person.contact
+    assert contact.consent_version == app.config["GATEWAY"]["consent"]["version"]
+    assert contact.consent_source == "sms" and contact.consent_at is not None
+    second = person.sms("1")
+    assert all("ZOGS" not in reply for reply in second)
+
+
+@pytest.mark.parametrize("word", ["STOP", "Зогс!", "zogs", "stop.", "ЗОГС"])
+def test_stop_opts_out_mid_run_and_nothing_more_is_sent(app, word):
+    person = consented(Person(app))
+    person.sms("us")
+    assert person.sms(word) == [say("stopped", "mn", person.contact.script or person.contact.last_script or "latn")]
+    assert person.contact.opted_out_at is not None
+    assert [run.status for run in runs_of(app, person)] == ["interrupted"]
+    assert person.sms("us") == []
+    assert person.sms("1") == []
+    assert len(runs_of(app, person)) == 1
+
+
+def test_start_opts_back_in_and_help_still_answers_after_stop(app):
+    person = consented(Person(app))
+    person.sms("STOP")
+    assert person.sms("HELP") == [say("opted_out_help", "mn", "latn")]
+    assert person.sms("ЭХЛЭХ") == [say("started", "mn", "cyrl")]
+    assert person.contact.reachable
+    assert person.sms("us")[0].startswith(asked(app, "water_kiosk_check", "open_today"))
+
+
+def test_help_lists_the_keywords_in_the_script_the_person_wrote(app):
+    person = consented(Person(app))
+    cyrillic = person.sms("ТУСЛАМЖ")[0]
+    assert "ГОМДОЛ" in cyrillic and "ҮНЭЛГЭЭ" in cyrillic and detect_script(cyrillic) == "cyrl"
+    latin = person.sms("tuslamj")[0]
+    assert "GOMDOL" in latin and "UNELGEE" in latin and detect_script(latin) == "latn"
+
+
+def test_a_message_without_run_or_keyword_gets_the_help_list(app):
+    person = consented(Person(app))
+    reply = person.sms("sain baina uu")
+    assert reply[0].startswith(say("unknown", "mn", "latn")) and "GOMDOL" in reply[0]
+    assert runs_of(app, person) == []
+
+
+def test_en_switches_language_and_flows_answer_in_english(app):
+    person = consented(Person(app))
+    assert person.sms("EN") == [say("language", "en", "latn")]
+    assert person.sms("water") == ["Was the water kiosk open today? 1-Yes 2-No"]
+    assert person.sms("МН") == [say("language", "mn", "cyrl")]
+    assert person.contact.language == "mn"
+
+
+def test_reply_follows_the_script_last_written_unless_chosen(app):
+    person = consented(Person(app))
+    assert detect_script(person.sms("ус")[0]) == "cyrl"
+    assert detect_script(person.sms("1")[0]) == "cyrl"  # digits say nothing: keep Cyrillic
+    assert detect_script(person.sms("us")[0]) == "latn"
+    person.sms("КИРИЛЛ")
+    assert person.contact.script == "cyrl"
+    assert detect_script(person.sms("gomdol")[0]) == "cyrl"  # chosen: Latin input no longer switches
+
+
+def test_another_flows_keyword_interrupts_the_current_run(app):
+    person = consented(Person(app))
+    person.sms("us")
+    reply = person.sms("gomdol")
+    assert normalize(reply[0]).startswith(normalize("Gomdol yuunii talaar ve"))
+    assert [(run.flow_id, run.status) for run in runs_of(app, person)] == [
+        ("water_kiosk_check", "interrupted"), ("complaint", "active")]
+
+
+def test_the_same_keyword_alone_restarts_the_flow(app):
+    person = consented(Person(app))
+    person.sms("us")
+    person.sms("2")
+    assert person.sms("US!")[0].startswith(asked(app, "water_kiosk_check", "open_today"))
+    assert [run.status for run in runs_of(app, person)] == ["interrupted", "active"]
+
+
+def test_a_keyword_that_is_a_valid_answer_answers(make_app):
+    app = make_app(flows={"paths": [str(FLOWS_DIR)]})
+    person = consented(Person(app))
+    person.sms("pick")
+    assert person.sms("water") == ["Songoson: water"]
+    assert [(run.flow_id, run.status) for run in runs_of(app, person)] == [("pick", "completed")]
+    person.sms("pick")
+    assert normalize(person.sms("gomdol")[0]).startswith(normalize("Gomdol yuunii talaar ve"))
+
+
+def test_free_text_answers_may_start_with_a_keyword(app):
+    person = consented(Person(app))
+    for text in ("gomdol", "1", "Bayangol", "7", "0"):
+        person.sms(text)
+    person.sms("us tugeeh bair 3 honog haaltai")  # starts with the water flow's keyword: still the description
+    run = runs_of(app, person)[-1]
+    assert (run.flow_id, run.status) == ("complaint", "active")
+    assert results_of(app, run)["description"] == "us tugeeh bair 3 honog haaltai"
+
+
+def test_a_completed_run_stores_its_results(app):
+    person = consented(Person(app))
+    replies = [person.sms(text) for text in ("us", "2", "3", "4")]
+    assert replies[-1] == ["Bayarlalaa! Tanii unelgee: 4"] or replies[-1][-1].endswith("4")
+    (run,) = runs_of(app, person)
+    assert run.status == "completed" and run.ended_at is not None
+    assert results_of(app, run) == {"open_today": "closed", "hours_closed": "3", "rating": "4"}
+    assert person.sms("4")[0].startswith(say("unknown", "mn", "latn"))  # the run is over
+
+
+def test_invalid_answers_are_asked_again_then_the_run_ends_politely(app):
+    person = consented(Person(app))
+    person.sms("us")
+    person.sms("1")
+    first = person.sms("9")
+    assert "1-5" in first[0]
+    person.sms("ten")
+    last = person.sms("zero")
+    (run,) = runs_of(app, person)
+    assert run.status == "failed" and last
+
+
+def test_waiting_sms_runs_get_an_expiry(app):
+    person = consented(Person(app))
+    person.sms("us")
+    (run,) = runs_of(app, person)
+    assert run.expires_at is not None
+    assert 2.9 < (run.expires_at - run.started_at).total_seconds() / 86400 < 3.1
+
+
+INPUTS = st.one_of(
+    st.sampled_from(["us", "ус", "gomdol", "ГОМДОЛ", "unelgee", "join", "1", "2", "3", "5", "0", "00", "99", "98",
+                     "Bayangol", "STOP", "Зогс", "START", "EHLEH", "HELP", "EN", "MN", "LATIN", "КИРИЛЛ", ""]),
+    st.text(max_size=60),
+    st.just("х" * 10_000),
+    st.just("😀 \u200f\u202e gomdol"),
+)
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(texts=st.lists(INPUTS, max_size=12))
+def test_any_sequence_of_messages_gets_a_reply_or_a_clean_end(app, texts):
+    person = Person(app, "+97699" + str(abs(hash(tuple(texts))) % 1_000_000).zfill(6))
+    for text in texts:
+        was_out = person.contact.opted_out_at is not None
+        replies = person.sms(text)
+        assert isinstance(replies, list) and all(isinstance(reply, str) and reply for reply in replies)
+        contact = person.contact
+        if was_out and contact.opted_out_at is not None:
+            assert replies in ([], [say("opted_out_help", contact.language, "latn")],
+                               [say("opted_out_help", contact.language, "cyrl")], [say("stopped", contact.language,
+                                                                                        "latn")],
+                               [say("stopped", contact.language, "cyrl")])
+        else:
+            assert replies, f"no reply to {text!r}"
+        active = [run for run in runs_of(app, person) if run.status == "active"]
+        assert len(active) <= 1
