@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from functools import lru_cache
 
 from flows.definition import Choice
@@ -117,6 +117,3 @@ def choice_keys(choice: Choice) -> frozenset[str]:
     names = (choice.key, label.mn, label.en, label.source("mn", "latn"), *choice.aliases)
     return frozenset(normalize(name) for name in names if name) - {""}
 
-
-def today_in(now: datetime) -> date:
-    return now.date()

@@ -74,6 +74,10 @@ class AdminCatalog:
         """Districts and soums: the units people pick first, in a stable order."""
         return [unit for unit in self._units.values() if unit.kind in TOP_LEVEL_KINDS]
 
+    def find(self, typed: str, parent: str | None = None) -> AdminUnit | None:
+        """A unit by typed name or code: a district/soum, or a child of *parent* when given."""
+        return self.match(typed, self.children(parent) if parent else self.top_level())
+
     def match(self, typed: str, among: list[AdminUnit]) -> AdminUnit | None:
         """The one unit of *among* whose name (any script) or code matches *typed*; None when unclear."""
         wanted = _significant(typed)
@@ -87,7 +91,8 @@ class AdminCatalog:
 
 
 def _keys(unit: AdminUnit) -> set[str]:
-    names = (unit.name_mn, unit.name_latn, unit.name_en, unit.code)
+    names = (unit.name_mn, unit.name_latn, unit.name_en, unit.code, unit.short_name("mn", "cyrl"),
+             unit.short_name("mn", "latn"), unit.short_name("en"))
     return {_significant(name) for name in names if name} - {""}
 
 

@@ -11,12 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows.catalog import AdminCatalog
-from flows.definition import Flow, Issue, Step, Text
+from flows.definition import Flow, Issue, Step
+from flows.engine import Context, _Run  # the engine draws the screens, so measured sizes are the real ones
 from flows.screens import ussd_fits, ussd_limit
 from flows.templates import render
 from flows.text import is_gsm7, normalize, same_word, sms_size
 
 SMS_SEGMENT_WARNING = 2
+# Handled by the gateway before any flow (issue 3, "Reserved words"); a flow cannot claim them.
+RESERVED_KEYWORDS = ("stop", "зогс", "zogs", "start", "эхлэх", "ehleh", "help", "тусламж", "tuslamj", "mn", "en")
 RENDERINGS = (("mn", "cyrl"), ("mn", "latn"), ("en", "latn"))
 RECORD_RESULTS = {
     "scorecard": ("group", "round", "score.*"),
@@ -34,7 +37,7 @@ def check_flow(flow: Flow) -> list[Issue]:
     issues = (
         _unknown_steps(flow) + _unreachable_steps(flow) + _dead_ends(flow) + _endless_loops(flow)
         + _missing_translations(flow) + _choice_clashes(flow) + _unsaved_conditions(flow) + _step_rules(flow)
-        + _record_results(flow)
+        + _record_results(flow) + _reserved_keywords(flow)
     )
     if not any(issue.severity == "error" for issue in issues):
         issues += _latin_overrides(flow) + size_issues(flow)
@@ -65,6 +68,15 @@ def check_flow_references(flows: Mapping[str, Flow]) -> list[Issue]:
                 message = f"step '{step.id}' goes to flow '{step.goto_flow}', which is not loaded"
                 issues.append(_issue(flow, ("steps", step.id, "goto_flow"), "unknown_flow", message))
     return issues
+
+
+def _reserved_keywords(flow: Flow) -> list[Issue]:
+    reserved = {normalize(word) for word in RESERVED_KEYWORDS}
+    return [
+        _issue(flow, ("triggers", "keywords", index), "reserved_keyword",
+               f"keyword '{keyword}' is reserved (STOP/START/HELP/MN/EN work before any flow)")
+        for index, keyword in enumerate(flow.keywords) if normalize(keyword) in reserved
+    ]
 
 
 def keywords_clash(first: str, second: str) -> bool:
@@ -139,8 +151,7 @@ def _endless_loops(flow: Flow) -> list[Issue]:
         _issue(flow, ("steps", step_id), "endless_loop", f"step '{step_id}' is in a loop with no way out")
         for step_id in flow.steps if step_id not in can_end and step_id in _reachable(flow, flow.start)
     ]
-    silent = [sid for sid, step in flow.steps.items() if not step.answer and sid in _reachable(flow, sid)
-              and sid in _silent_cycle(flow, sid)]
+    silent = [sid for sid, step in flow.steps.items() if not step.answer and _silent_cycle(flow, sid)]
     issues += [_issue(flow, ("steps", sid), "endless_loop",
                       f"step '{sid}' loops back to itself without asking anything") for sid in silent]
     return issues
@@ -155,18 +166,18 @@ def _has_fallthrough(step: Step) -> bool:
     return bool(step.next) and all(branch.condition for branch in step.next)
 
 
-def _silent_cycle(flow: Flow, start: str) -> set[str]:
-    """Steps on a path from *start* back to itself that passes no question."""
-    seen, todo = set(), [branch for branch in _successors(flow, flow.steps[start])]
+def _silent_cycle(flow: Flow, start: str) -> bool:
+    """True when a path leads from *start* back to itself without asking anything (it would spin forever)."""
+    seen, todo = set(), list(_successors(flow, flow.steps[start]))
     while todo:
         step_id = todo.pop()
         if step_id == start:
-            return {start}
+            return True
         if step_id in seen or flow.steps[step_id].answer:
             continue
         seen.add(step_id)
         todo += _successors(flow, flow.steps[step_id])
-    return set()
+    return False
 
 
 # ---- texts and choices -----------------------------------------------------------------------------------
@@ -224,8 +235,6 @@ def _choice_names(choice) -> dict[str, str]:
 
 def _latin_overrides(flow: Flow) -> list[Issue]:
     """Hand-written Latin must be GSM-7 as written (the engine would otherwise replace characters)."""
-    from flows.engine import Context, _Run
-
     ctx = Context("sms", "mn", "latn", SAMPLE_NOW, SAMPLE_VARS, SAMPLE_UNITS)
     issues = []
     for step in flow.steps.values():
@@ -330,7 +339,7 @@ def _size_issue(flow: Flow, message: MessageSize) -> list[Issue]:
         limit = ussd_limit(message.text)
         text = f"{where}: USSD screen has {size.units} characters, more than {limit} ({size.encoding})"
         # A re-ask screen is rare and the hint is ours, so it only warns; the normal screens must fit.
-        severity = "warning" if "invalid answer" in message.part else "error"
+        severity = "warning" if message.part.startswith("re-ask") else "error"
         return [_issue(flow, path, "ussd_too_long", text, severity)]
     if message.channel == "sms" and size.segments > SMS_SEGMENT_WARNING:
         text = f"{where}: SMS is {size.segments} segments ({size.encoding}, {size.units} units)"
@@ -352,21 +361,18 @@ def message_sizes(flow: Flow) -> Iterator[MessageSize]:
 
 
 def _step_messages(flow: Flow, channel: str, language: str, script: str) -> Iterator[MessageSize]:
-    from flows.engine import Context, _Run  # the engine draws the screens, so sizes are the real ones
-
     ctx = Context(channel, language, script, SAMPLE_NOW, SAMPLE_VARS, SAMPLE_UNITS)
     for step in flow.steps.values():
         run = _Run(flow, _sample_state(flow, step), ctx)
-        said = run.text(step.say) if step.say else None
-        if said is not None and (channel == "sms" or not step.answer):
-            yield MessageSize(flow.id, step.id, "say", channel, language, script, said)
+        if step.say and not step.answer:
+            yield MessageSize(flow.id, step.id, "say", channel, language, script, run.text(step.say))
         if not step.answer:
             continue
-        for part, screen in _screens(run, step, channel, said):
+        for part, screen in _screens(run, step, channel):
             yield MessageSize(flow.id, step.id, part, channel, language, script, screen)
 
 
-def _screens(run, step: Step, channel: str, said: str | None) -> Iterator[tuple[str, str]]:
+def _screens(run, step: Step, channel: str) -> Iterator[tuple[str, str]]:
     levels = [None, {"parent": SAMPLE_PARENT}] if step.answer.kind == "admin_unit" else [None]
     for level in levels:
         run.state["unit"] = level
@@ -376,7 +382,7 @@ def _screens(run, step: Step, channel: str, said: str | None) -> Iterator[tuple[
             continue
         run.state["retries"] = 1
         for number, page in enumerate(run.pages(step), 1):
-            yield "ask after an invalid answer" + suffix + (f" (page {number})" if number > 1 else ""), page
+            yield "re-ask" + suffix + (f" (page {number})" if number > 1 else ""), page
         run.state["retries"] = 0
         # Long menus are paged with "99 More", so each page must fit, not the whole menu.
         for number, page in enumerate(run.pages(step), 1):
@@ -448,9 +454,3 @@ SAMPLE_UNITS = AdminCatalog(
         "name_en": f"Songinokhairkhan khoroo {number}"} for number in range(1, 44)]
 )
 
-
-def sample_text(text: Text, language: str, script: str) -> str:
-    """Render one text with the sample data (used by docs and tests)."""
-    from flows.engine import Context, _plain_render
-
-    return _plain_render(text, Context("sms", language, script, SAMPLE_NOW, SAMPLE_VARS, SAMPLE_UNITS))

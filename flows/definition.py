@@ -105,15 +105,9 @@ class Answer:
     levels: tuple[str, ...] = ()
     ask_second: Text | None = None
 
-    @property
-    def is_menu(self) -> bool:
-        """Menu positions are where USSD ``0``/``00`` mean back/home (unless 0 is itself a choice)."""
-        if self.kind in ("choices", "yes_no", "admin_unit"):
-            return not any(choice.number == 0 for choice in self.choices)
-        return False
 
-
-ANSWER_KINDS = ("choices", "choices_from", "number", "text", "yes_no", "date", "admin_unit")
+# choices_from compiles to kind "choices" with ``choices_from`` set: its items arrive with the context.
+ANSWER_KINDS = ("choices", "number", "text", "yes_no", "date", "admin_unit")
 
 
 @dataclass(frozen=True)

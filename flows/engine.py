@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
@@ -19,7 +19,7 @@ from flows.conditions import matches
 from flows.definition import Choice, Flow, Step, Text
 from flows.messages import MESSAGES, MORE_NUMBER, SKIP_UNIT_NUMBER
 from flows.screens import sms_question, ussd_pages
-from flows.templates import localize, render
+from flows.templates import localize, pick_language, render
 from flows.text import to_latin
 
 log = logging.getLogger(__name__)
@@ -65,8 +65,8 @@ def resume(flow: Flow, state: dict, text: str, ctx: Context) -> Outcome:
 
 
 def expire(flow: Flow, state: dict, ctx: Context) -> Outcome:
-    """The wait timed out: end the run without sending anything."""
-    return _safely(flow, state, ctx, lambda run: run.finish("expired", "run_expired"))
+    """The wait timed out: end a waiting run without sending anything (a finished run is left as it is)."""
+    return _safely(flow, state, ctx, lambda run: run.expire())
 
 
 def _safely(flow: Flow, state: dict, ctx: Context, action) -> Outcome:
@@ -74,17 +74,34 @@ def _safely(flow: Flow, state: dict, ctx: Context, action) -> Outcome:
         run = _Run(flow, _checked_state(flow, state), ctx)
         action(run)
         return run.outcome()
+    except ValueError as error:  # a state we cannot use: stale, from another flow, or damaged
+        log.warning("flow %s: %s", getattr(flow, "id", "?"), error)
     except Exception:  # the contract is "never raise on any input": log it and end politely
         log.exception("flow %s failed", getattr(flow, "id", "?"))
-        return _broken_outcome(state, ctx)
+    return _broken_outcome(state, ctx)
+
+
+STATUSES = ("waiting", "completed", "failed", "expired", "home", "goto")
 
 
 def _checked_state(flow: Flow, state: Any) -> dict:
+    """A clean copy of a stored state; anything that cannot be ours raises (and ends the run politely)."""
     if not isinstance(state, dict) or state.get("flow") != flow.id or state.get("step") not in flow.steps:
         raise ValueError("state does not belong to this flow")
+    if state.get("status", "waiting") not in STATUSES:
+        raise ValueError("unknown run status")
     fresh = copy.deepcopy(state)
-    fresh.setdefault("results", {})
-    fresh.setdefault("back", [])
+    fresh["status"] = state.get("status", "waiting")
+    results = fresh.get("results")
+    fresh["results"] = {str(name): result for name, result in (results.items() if isinstance(results, dict) else [])
+                        if isinstance(result, dict)}
+    for counter in ("page", "item", "retries"):
+        value = fresh.get(counter)
+        fresh[counter] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+    unit = fresh.get("unit")
+    fresh["unit"] = unit if isinstance(unit, dict) and isinstance(unit.get("parent"), str) else None
+    back = fresh.get("back")
+    fresh["back"] = [item for item in back if isinstance(item, dict)] if isinstance(back, list) else []
     return fresh
 
 
@@ -134,6 +151,10 @@ class _Run:
             return
         self.accept_or_reject(step, text)
 
+    def expire(self) -> None:
+        if self.state.get("status") == "waiting":
+            self.finish("expired", "run_expired")
+
     def finish(self, status: Status, event_type: str, **data: Any) -> None:
         self.state["status"] = status
         self.event(event_type, **data)
@@ -148,17 +169,23 @@ class _Run:
                 return self.finish("completed", "run_completed")
             self.state.update(step=step.id, retries=0, page=0, item=0, unit=None)
             waits = bool(step.answer) and self.needs_answer(step)
-            if step.say and not (waits and self.ctx.channel == "ussd"):
-                self.replies.append(self.text(step.say))  # on USSD a waiting step's say is part of its screen
+            if step.say and not waits:
+                self.replies.append(self.text(step.say))  # a waiting step's say is part of its question
             if waits:
                 return self.wait(step)
-            if step.goto_flow:
-                self.goto = step.goto_flow
-                return self.finish("goto", "flow_redirected", flow=step.goto_flow)
-            if step.end:
-                return self.finish("completed", "run_completed")
+            if step.goto_flow or step.end:
+                return self.move_on(step)
             step_id = self.next_step(step)
         self.fail("too_many_steps")
+
+    def move_on(self, step: Step) -> None:
+        """Leave a step: to another flow, to the end, or to the next step."""
+        if step.goto_flow:
+            self.goto = step.goto_flow
+            return self.finish("goto", "flow_redirected", flow=step.goto_flow)
+        if step.end:
+            return self.finish("completed", "run_completed")
+        self.walk(self.next_step(step))
 
     def needs_answer(self, step: Step) -> bool:
         """False when the answer is already known: one open round, an empty list, or no admin units."""
@@ -197,7 +224,7 @@ class _Run:
         if accepted == "stay":
             self.state.update(retries=0, page=0)
             return self.wait(step)
-        self.walk(self.next_step(step))
+        self.move_on(step)
 
     def take(self, step: Step, text: str) -> str | None:
         """Apply one answer: None = invalid, "stay" = same step again (next item/level), "next" = move on."""
@@ -337,19 +364,24 @@ class _Run:
             return pages[min(self.state.get("page", 0), len(pages) - 1)]
         question, items = self.question(step)
         body = sms_question(question, items)
-        if not hint:
-            return body
-        return f"{hint} {body}" if hint[-1:] in ".!?:" else f"{hint}. {body}"
+        if hint:
+            return f"{hint} {body}" if hint[-1:] in ".!?:" else f"{hint}. {body}"
+        if step.say and self.first_visit():
+            return f"{self.text(step.say)} {body}"  # one SMS, not two: costs the same or less
+        return body
+
+    def first_visit(self) -> bool:
+        """Not yet past the first item of a foreach or the first level of an admin unit."""
+        return (self.state.get("unit") or {}).get("parent") is None and not self.state.get("item")
 
     def pages(self, step: Step) -> list[str]:
         """USSD pages of the current position. The split depends only on the state (not on what was said
         before), so "99" always shows the items that did not fit on the previous page. After an invalid
         answer the hint takes the place of the step's say: a screen has no room for both."""
         question, items = self.question(step)
-        first_visit = (self.state.get("unit") or {}).get("parent") is None and not self.state.get("item")
         if self.state.get("retries"):
             head = [self.hint(step), question]
-        elif step.say and first_visit:
+        elif step.say and self.first_visit():
             head = [self.text(step.say), question]
         else:
             head = [question]
@@ -360,10 +392,15 @@ class _Run:
         answer = step.answer
         if answer.kind == "admin_unit":
             return self.unit_question(step)
-        items = [(choice.number, self.text(choice.label)) for choice in self.choices(step)]
-        if answer.kind == "number" or answer.kind == "text" or answer.kind == "date":
-            items = []
-        return self.text(step.ask), items
+        if answer.kind in ("number", "text", "date"):
+            return self.text(step.ask), []
+        return self.text(step.ask), [(choice.number, self.label(step, choice)) for choice in self.choices(step)]
+
+    def label(self, step: Step, choice: Choice) -> str:
+        """Authors' labels are templates; labels from the gateway's data are shown as they are."""
+        if step.answer.choices_from:
+            return pick_language(asdict(choice.label), self.ctx.language, self.ctx.script)
+        return self.text(choice.label)
 
     def unit_question(self, step: Step) -> tuple[str, list[tuple[int, str]]]:
         parent = (self.state.get("unit") or {}).get("parent")

@@ -5,10 +5,11 @@ CSO staff member can jump straight to it. A broken flow is left out of the ``Flo
 """
 from __future__ import annotations
 
+import difflib
 import json
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import lru_cache
 from pathlib import Path
@@ -204,7 +205,7 @@ def _schema_issues(data: Any, positions: dict, source: str) -> list[Issue]:
     issues = []
     for error in sorted(_validator().iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         path = tuple(error.absolute_path)
-        line, column = _nearest(positions, path)
+        line, column = _nearest(positions, path + _unexpected_key(error))
         issues.append(Issue(source, line, column, "error", "schema", _schema_message(error, path)))
     return issues
 
@@ -212,11 +213,24 @@ def _schema_issues(data: Any, positions: dict, source: str) -> list[Issue]:
 def _schema_message(error: jsonschema.ValidationError, path: tuple) -> str:
     where = ".".join(str(part) for part in path) or "flow"
     if error.validator == "oneOf" and len(path) == 2 and path[0] == "steps":
+        # jsonschema's own words ("is not valid under any of the given schemas") do not help an author.
         return (f"step '{path[1]}': an 'ask' needs exactly one answer type (choices, choices_from, number, text,"
                 " yes_no, date, admin_unit); a step without 'ask' cannot have answer fields, save or foreach")
-    if error.validator == "additionalProperties":
-        return f"{where}: {error.message}"
+    unexpected = _unexpected_key(error)
+    if unexpected:
+        allowed = sorted(error.schema.get("properties", {}))
+        guess = difflib.get_close_matches(unexpected[0], allowed, n=1)
+        return f"{where}: unknown key '{unexpected[0]}'" + (f" (did you mean '{guess[0]}'?)" if guess else "")
     return f"{where}: {error.message}"
+
+
+def _unexpected_key(error: jsonschema.ValidationError) -> tuple:
+    """Point at a misspelt key itself ("aks:") rather than at the step that holds it."""
+    if error.validator != "additionalProperties" or not isinstance(error.instance, dict):
+        return ()
+    allowed = set(error.schema.get("properties", {}))
+    unexpected = sorted(key for key in error.instance if key not in allowed)
+    return (unexpected[0],) if unexpected else ()
 
 
 def _nearest(positions: dict, path: tuple) -> tuple[int, int]:
@@ -313,8 +327,6 @@ def _duration(raw: str | None) -> timedelta:
 
 def _with_uses(flow: Flow) -> Flow:
     """Record which context variables the flow reads, so the gateway computes only those."""
-    from dataclasses import replace
-
     results = {name.split(".")[0] for name in flow.saved_names()}
     item_names = {step.foreach.item_name for step in flow.steps.values() if step.foreach}
     read: set[str] = set()

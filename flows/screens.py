@@ -34,10 +34,12 @@ def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: 
     back = f"0 {MESSAGES['back'].source(language, script)}"
     lines = [f"{number}. {label}" for number, label in items]
     pages: list[list[str]] = [list(head)]
-    for line in lines:
+    for index, line in enumerate(lines):
         current = pages[-1]
         tail = [back] if len(pages) > 1 else []
-        if _has_item(current, head, len(pages)) and not ussd_fits("\n".join(current + [line, more] + tail)):
+        is_last = index == len(lines) - 1
+        needed = current + [line] + ([] if is_last else [more]) + tail  # the last page needs no "more"
+        if _has_item(current, head, len(pages)) and not ussd_fits("\n".join(needed)):
             pages.append([])
         pages[-1].append(line)
     screens = []

@@ -44,14 +44,32 @@ def pick_language(data: Mapping, language: str, script: str) -> str:
     return str(data.get("mn") or data.get("en") or "")
 
 
+class TextOnly:
+    """Wraps any other object (e.g. the gateway's lazy ``ref``): a template can print it, nothing more.
+
+    The sandbox hides underscore attributes, so neither ``_value`` nor its methods are reachable.
+    """
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: Any) -> None:
+        self._value = value
+
+    def __str__(self) -> str:
+        return str(self._value)
+
+
+_PLAIN = (str, int, float, bool, date, type(None))
+
+
 def localize(value: Any, language: str, script: str) -> Any:
-    """Wrap nested mappings so the ones that carry translations print in the right language."""
+    """Plain data for templates; mappings with translations print in the reader's language."""
     if isinstance(value, Mapping):
-        items = {key: localize(item, language, script) for key, item in value.items()}
+        items = {str(key): localize(item, language, script) for key, item in value.items()}
         return Localized(items, language, script) if ("mn" in value or "en" in value) else items
     if isinstance(value, list | tuple):
         return [localize(item, language, script) for item in value]
-    return value
+    return value if isinstance(value, _PLAIN) else TextOnly(value)
 
 
 @pass_context

@@ -57,17 +57,20 @@ def normalize(text: str) -> str:
     text = unicodedata.normalize("NFKC", text or "")
     text = _drop_invisible_and_symbols(text)
     text = _WORD_RE.sub(lambda word: _fold_lookalikes(word.group()), text)
-    text = text.lower().translate(_CYRILLIC_FOLD)
-    text = cyrtranslit.to_latin(text, "mn").lower().replace("ö", "u").replace("ü", "u")  # MNS ö/ü = ө/ү
+    text = text.lower().translate(_CYRILLIC_FOLD).replace("ö", "u").replace("ü", "u")  # MNS ö/ü = ө/ү
     text = _strip_diacritics(text)
+    text = cyrtranslit.to_latin(text, "mn").lower()
     for pattern, replacement in _LATIN_FOLD_RE:
         text = pattern.sub(replacement, text)
     return " ".join(text.split())
 
 
 def same_word(a: str, b: str) -> bool:
-    """True when *a* and *b* normalise alike, or differ by one dropped vowel (``gomdl`` = ``gomdol``)."""
-    first, second = normalize(a), normalize(b)
+    """True when *a* and *b* normalise alike, or differ by one dropped vowel (``gomdl`` = ``gomdol``).
+
+    Also loose on o/u, since people type o as well as u for ө (``dorvoljin`` = Дөрвөлжин).
+    """
+    first, second = normalize(a).replace("o", "u"), normalize(b).replace("o", "u")
     if first == second:
         return bool(first)
     shorter, longer = sorted((first, second), key=len)

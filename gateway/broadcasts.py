@@ -16,7 +16,7 @@ from flask import Flask
 from flows.text import sms_size, to_latin
 from gateway.logs import log_event
 from storage import meetings as store
-from storage.db import database, utcnow
+from storage.db import utcnow
 
 MAX_TEXT_CHARS = 1600
 PLACEHOLDERS = ("title", "place", "time", "weekday", "date")
@@ -276,7 +276,7 @@ def send_plain_broadcast(app: Flask, audience: list[str], text_mn: str, text_en:
                          progress: Callable[[int], None] | None = None) -> store.Broadcast:
     """Validate, record and (when due now) enqueue a broadcast. Scheduled ones are picked up by the due job."""
     cleaned, texts, when = plan_broadcast(app, audience, text_mn, text_en, send_at, latin)
-    with database.atomic():
+    with store.write_transaction():
         broadcast = create_broadcast(cleaned, texts, when, latin, created_by)
     if when <= utcnow():
         enqueue(app, broadcast, progress)

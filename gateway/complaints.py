@@ -71,7 +71,12 @@ def is_sensitive(app: Flask, text: str) -> bool:
     """True when a word of `text` starts with a configured keyword, in either script (inflections match)."""
     words = normalize(text).split()
     keywords = [normalize(k) for k in app.config["GATEWAY"]["complaints"]["sensitive_keywords"]]
-    return any(all(any(w.startswith(part) for w in words) for part in key.split()) for key in keywords if key)
+    return any(all(any(w.startswith(_stem(part)) for w in words) for part in key.split()) for key in keywords if key)
+
+
+def _stem(word: str) -> str:
+    """Mongolian suffixes often replace a final vowel (авлига → авлигын): match without it."""
+    return word[:-1] if len(word) >= 5 and word[-1] in "aeiou" else word
 
 
 # --- staff actions -------------------------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from flask import Flask
 from flows import engine
 from flows.catalog import AdminCatalog
 from flows.definition import Flow
+from flows.messages import MORE_NUMBER
+from flows.screens import ussd_pages
 from flows.text import detect_script, normalize, same_word, to_latin
 from gateway import records
 from gateway.conversation_texts import say
@@ -139,6 +141,7 @@ def prepare(app: Flask) -> None:
 def handle_sms(app: Flask, contact: Contact, inbound_row: Message | None, sms: InboundSms) -> list[str]:
     """The replies to one inbound SMS (possibly none: after STOP nothing but START gets an answer)."""
     prepare(app)
+    _adopt_defaults(app, contact)
     runs.note_inbound(contact, detect_script(sms.text))
     turn = Turn(app, contact, "sms")
     word = reserved_word(sms.text)
@@ -163,6 +166,8 @@ def start_sms_flow(app: Flask, contact: Contact, flow_id: str) -> list[str]:
     flow = turn.flowset.get(flow_id)
     if flow is None:
         raise KeyError(f"no loaded flow with id {flow_id!r}")
+    if not contact.reachable:
+        return []  # opted out, or never consented: we do not start conversations with them
     return _retrying(turn, lambda: _start_sms(turn, flow), fallback=lambda: [])
 
 
@@ -235,9 +240,11 @@ def _stop(turn: Turn) -> list[str]:
 
 
 def _join_again(turn: Turn) -> list[str]:
+    """START after STOP. Someone whose very first message was STOP has not seen the notice yet: send it."""
+    never_consented = turn.contact.consent_at is None
     contact_store.opt_in(turn.contact, turn.config["consent"]["version"], turn.channel)
     log_event("contact.opted_in", contact=turn.contact.id, channel=turn.channel)
-    return [turn.say("started")]
+    return [_notice(turn) if never_consented else turn.say("started")]
 
 
 def _start_word(turn: Turn) -> list[str]:
@@ -286,6 +293,14 @@ def _shown_keyword(flow: Flow, language: str, script: str) -> str:
     return (latin[0] if latin else to_latin(flow.keywords[0])).upper()
 
 
+def _adopt_defaults(app: Flask, contact: Contact) -> None:
+    """A contact we have never heard from, still on the model's language (mn), starts in the configured one."""
+    default = app.config["GATEWAY"]["language"]["default"]
+    untouched = contact.last_seen_at is None and contact.consent_at is None
+    if untouched and contact.language == Contact.language.default != default:
+        runs.set_language(contact, default)
+
+
 def _first_contact(turn: Turn) -> list[str]:
     """The consent and privacy notice, once, on a person's first message; the notice version is recorded."""
     contact = turn.contact
@@ -296,9 +311,9 @@ def _first_contact(turn: Turn) -> list[str]:
     return [_notice(turn)]
 
 
-def _notice(turn: Turn) -> str:
+def _notice(turn: Turn, key: str = "notice") -> str:
     months = max(1, round(turn.config["retention"]["message_days"] / 30.4))
-    return turn.say("notice", months=months)
+    return turn.say(key, months=months)
 
 
 # ---- settling an engine outcome --------------------------------------------------------------------------
@@ -380,6 +395,8 @@ def handle_ussd(app: Flask, contact: Contact, inbound_row: Message | None, hop: 
     """The screen for one USSD hop. `hop.text` holds every input of the session joined by `*`: only the inputs
     after those the session already handled are new, and a redelivered hop gets the screen it got before."""
     prepare(app)
+    _adopt_defaults(app, contact)
+    runs.note_inbound(contact, None)
     turn = Turn(app, contact, "ussd")
 
     def attempt() -> UssdScreen:
@@ -419,7 +436,7 @@ def _ussd_open(turn: Turn, session: runs.UssdSession) -> UssdScreen:
         return UssdScreen(turn.say("ussd_opted_out"), False)
     if _first_contact(turn):
         session.stage = "notice"
-        return UssdScreen(f"{_notice(turn)}\n{turn.say('continue')}", False)
+        return UssdScreen(f"{_notice(turn, 'notice_ussd')}\n{turn.say('continue')}", False)
     return _ussd_entry(turn, session)
 
 
@@ -430,16 +447,18 @@ def _ussd_entry(turn: Turn, session: runs.UssdSession) -> UssdScreen:
         return _ussd_end(session, turn.say("no_services"))
     if len(flows) == 1:
         return _ussd_start(turn, session, flows[0])
-    session.stage, session.run = "menu", None
-    return UssdScreen(_menu(turn, flows), False)
+    session.stage, session.run, session.page = "menu", None, 0
+    return _menu(turn, session, flows)
 
 
-def _menu(turn: Turn, flows: list[Flow], invalid: bool = False) -> str:
-    lines = [turn.say("invalid")] if invalid else []
-    lines.append(turn.say("menu"))
-    lines += [f"{number}. {flow.title(turn.language, turn.script)}" for number, flow in enumerate(flows, 1)]
-    lines.append(f"{len(flows) + 1}. {turn.say('menu_language')}")
-    return "\n".join(lines)
+def _menu(turn: Turn, session: runs.UssdSession, flows: list[Flow], invalid: bool = False) -> UssdScreen:
+    """The main menu: the USSD flows, then the language switch; paged with "99 more" when it does not fit."""
+    head = ([turn.say("invalid")] if invalid else []) + [turn.say("menu")]
+    items = [(number, flow.title(turn.language, turn.script)) for number, flow in enumerate(flows, 1)]
+    items.append((len(flows) + 1, turn.say("menu_language")))
+    pages = ussd_pages(head, items, turn.language, turn.script)
+    session.page = 0 if invalid else min(max(session.page, 0), len(pages) - 1)
+    return UssdScreen(pages[session.page], False)
 
 
 def _ussd_input(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen:
@@ -463,14 +482,15 @@ def _ussd_input(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen
 def _ussd_menu_choice(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen:
     flows = turn.flowset.ussd_flows()
     number = int(value) if value.isdigit() and len(value) <= 3 else None
-    if value in ("0", "00"):
-        return UssdScreen(_menu(turn, flows), False)
+    if value in (MORE_NUMBER, "0", "00"):  # next page; back a page (or stay); home
+        session.page = {MORE_NUMBER: session.page + 1, "0": session.page - 1}.get(value, 0)
+        return _menu(turn, session, flows)
     if number is not None and 1 <= number <= len(flows):
         return _ussd_start(turn, session, flows[number - 1])
     if number == len(flows) + 1:
         runs.set_language(turn.contact, "en" if turn.language == "mn" else "mn")
-        return UssdScreen(_menu(turn, flows), False)
-    return UssdScreen(_menu(turn, flows, invalid=True), False)
+        return _menu(turn, session, flows)
+    return _menu(turn, session, flows, invalid=True)
 
 
 def _ussd_start(turn: Turn, session: runs.UssdSession, flow: Flow) -> UssdScreen:
@@ -498,8 +518,8 @@ def _ussd_after(turn: Turn, session: runs.UssdSession, settled: Settled) -> Ussd
         flows = turn.flowset.ussd_flows()
         if len(flows) == 1:
             return _ussd_start(turn, session, flows[0])
-        session.stage, session.run = "menu", None
-        return UssdScreen(_menu(turn, flows), False)
+        session.stage, session.run, session.page = "menu", None, 0
+        return _menu(turn, session, flows)
     return _ussd_end(session, text or turn.say("goodbye"))
 
 

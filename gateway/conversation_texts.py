@@ -16,7 +16,13 @@ TEXTS: dict[str, Text] = {
         "Tavtai moril! Hariultiig tani {months} sar hadgalna; alban tushaaltan zuvhun negtgeliig harna, dugaariig "
         "tani harahgui. Zogsooh bol ZOGS. English: EN",
     ),
-    "continue": Text("1. Үргэлжлүүлэх", "1. Continue", "1. Urgeljluuleh"),
+    "notice_ussd": Text(  # a Cyrillic USSD screen holds only 80 characters
+        "Хариултыг {months} сар хадгална, дугаарыг харуулахгүй. Зогсоох: ЗОГС",
+        "We keep answers {months} months; officials see only totals, never your number. Text STOP to stop.",
+        "Hariultiig tani {months} sar hadgalna; alban tushaaltan zuvhun negtgeliig harna, dugaariig tani harahgui. "
+        "Zogsooh bol ZOGS.",
+    ),
+    "continue": Text("1. За", "1. OK", "1. Za"),
     "stopped": Text(
         "Та бүртгэлээс гарлаа, бид цааш мессеж илгээхгүй. Дахин нэгдэх бол ЭХЛЭХ гэж бичнэ үү.",
         "You have opted out; we will send nothing more. To join again, text START.",

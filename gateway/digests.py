@@ -41,6 +41,11 @@ def week_of(app: Flask, label: str | None) -> store.Week:
     return store.Week.of(today, zone).previous(zone)
 
 
+def current_week(app: Flask) -> store.Week:
+    zone = app.config["GATEWAY"]["timezone"]
+    return store.Week.of(dt.datetime.now(ZoneInfo(zone)).date(), zone)
+
+
 def build(app: Flask, week: store.Week, unit: str | None = None) -> dict:
     config = app.config["GATEWAY"]
     digest = store.build_digest(week, unit, oldest_open=config["digests"]["oldest_open"])
@@ -139,12 +144,13 @@ def render_html(app: Flask, digest: dict) -> str:
 def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, list]]:
     """Pooled mean per round and indicator for the last `weeks` weeks (suppressed weeks left as gaps)."""
     zone = digest["timezone"]
+    unit_ids = store.unit_subtree_ids(digest["unit"]) if digest["unit"] else None
     series: dict[int, dict[str, list]] = {}
     labels = []
     current = week
     history = []
     for _ in range(weeks):
-        history.append((current.label, {s["round"]["id"]: s for s in store.scorecard_section(current, None)}))
+        history.append((current.label, {s["round"]["id"]: s for s in store.scorecard_section(current, unit_ids)}))
         current = current.previous(zone)
     for label, by_round in reversed(history):
         labels.append(label)
@@ -193,6 +199,7 @@ def _group_chart(section: dict) -> str | None:
     ax.set_xticks([i + 0.4 - width / 2 for i in range(len(indicators))], [ind["code"] for ind in indicators])
     ax.set_ylim(0, 5)
     ax.set_ylabel("1–5")
+    ax.set_title("Бүлгээр дундаж / Mean by group", fontsize=9)
     ax.legend(fontsize=7, ncols=3)
     return _png(plt, fig)
 
@@ -207,6 +214,7 @@ def _trend_chart(series: dict[str, list]) -> str | None:
             ax.plot(range(len(weeks)), [float("nan") if v is None else v for v in values], marker="o", label=code)
     ax.set_xticks(range(len(weeks)), [w.split("-")[1] for w in weeks])
     ax.set_ylim(0, 5)
+    ax.set_title("7 хоногоор, нийт дундаж / Week over week, pooled mean", fontsize=9)
     ax.legend(fontsize=7, ncols=6)
     return _png(plt, fig)
 

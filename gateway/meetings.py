@@ -16,7 +16,7 @@ from gateway.logs import log_event
 from gateway.records import completion_handler, context_provider
 from gateway.scheduler import job
 from storage import meetings as store
-from storage.db import database, utcnow
+from storage.db import utcnow
 
 KINDS = ("inh", "interface", "consultation", "ldf")
 DEFAULT_TEMPLATES: dict[str, dict[str, str]] = {
@@ -127,7 +127,7 @@ def create_meeting(app: Flask, created_by: str = "cli", **fields: Any) -> store.
     notice_at = clean.pop("notice_at", None)
     columns = {k: clean.get(k) for k in ("kind", "title_mn", "title_en", "place_mn", "place_en", "starts_at",
                                           "audience", "reminder_minutes", "templates")}
-    with database.atomic():
+    with store.write_transaction():
         meeting = store.Meeting.create(latin=bool(clean.get("latin")), created_by=created_by, **columns)
         for purpose in DEFAULT_TEMPLATES:  # render every text now, so a bad template fails before anything is saved
             _texts(app, meeting, purpose)
@@ -140,7 +140,32 @@ def create_meeting(app: Flask, created_by: str = "cli", **fields: Any) -> store.
 def _send_due_now(app: Flask, planned: list[store.Broadcast]) -> None:
     for broadcast in planned:
         if broadcast.send_at <= utcnow():
-            bc.enqueue(app, broadcast)
+            send(app, broadcast)
+
+
+def send(app: Flask, broadcast: store.Broadcast) -> int | None:
+    """Enqueue a broadcast; for a meeting's notice, reminder or correction also open the RSVP conversation."""
+    count = bc.enqueue(app, broadcast)
+    if count is not None and broadcast.purpose in store.RSVP_PURPOSES:
+        arm_rsvps(app, store.Broadcast.get_by_id(broadcast.id))
+    return count
+
+
+def arm_rsvps(app: Flask, broadcast: store.Broadcast) -> int:
+    """Start the `meeting_rsvp` flow, waiting for a reply, for each recipient (the flow's own first text is not
+    sent: the notice already went as this broadcast, with the same 1 = yes, 2 = no)."""
+    flowset = app.extensions.get("gateway.flows")
+    if flowset is None or not getattr(flowset, "flows", {}).get(store.RSVP_FLOW):
+        log_event("meeting.rsvp_flow_missing", broadcast=broadcast.id)
+        store.mark_armed(broadcast)
+        return 0
+    from gateway.conversation import start_sms_flow
+
+    contacts = store.contacts_to_arm(broadcast)
+    for contact in contacts:
+        start_sms_flow(app, contact, store.RSVP_FLOW)
+    store.mark_armed(broadcast)
+    return len(contacts)
 
 
 def _stop_pending(meeting: store.Meeting, reason: str) -> None:
@@ -160,7 +185,7 @@ def move_meeting(app: Flask, meeting: store.Meeting, starts_at: dt.datetime, pla
     if place_mn is not None and not place_mn.strip():
         raise bc.BroadcastError("a meeting needs a place (place_mn)")
     bc.check_audience(meeting.audience)
-    with database.atomic():
+    with store.write_transaction():
         _stop_pending(meeting, "meeting moved")
         meeting.starts_at = starts_at
         meeting.place_mn = (place_mn or meeting.place_mn).strip()
@@ -177,7 +202,7 @@ def cancel_meeting(app: Flask, meeting: store.Meeting, created_by: str = "cli") 
     """Cancel a meeting: reminders are dropped, and everyone who was told gets a cancellation."""
     if meeting.status == "cancelled":
         return meeting
-    with database.atomic():
+    with store.write_transaction():
         told = store.Broadcast.select().where((store.Broadcast.meeting == meeting)
                                               & (store.Broadcast.status == "queued")).exists()
         _stop_pending(meeting, "meeting cancelled")
@@ -244,8 +269,10 @@ def run_due(app: Flask) -> dict:
         store.cancel_queued_for(broadcast, "the meeting had already started")
     sent = []
     for broadcast in store.due_broadcasts(now, now - bc.claim_lease(app)):
-        if bc.enqueue(app, broadcast) is not None:
+        if send(app, broadcast) is not None:
             sent.append(broadcast.id)
+    for broadcast in store.unarmed_meeting_sends():
+        arm_rsvps(app, broadcast)
     return {"enqueued": sent, "dropped": dropped, "held": held}
 
 
@@ -260,8 +287,10 @@ def meeting_context(app: Flask, contact, run=None) -> dict:
         return {"meeting": None}
     values = bc.meeting_values(app, meeting.starts_at, {"mn": meeting.title_mn, "en": meeting.title_en},
                                {"mn": meeting.place_mn, "en": meeting.place_en})
-    data = {key: {"mn": values["mn"][key], "en": values["en"][key]} for key in ("title", "place", "weekday", "date")}
-    return {"meeting": {"id": meeting.id, "time": values["mn"]["time"], "status": meeting.status, **data}}
+    data = {key: {"mn": values["mn"][key], "en": values["en"][key]} for key in ("title", "place", "weekday")}
+    date = bc.to_local(app, meeting.starts_at).date().isoformat()
+    return {"meeting": {"id": meeting.id, "date": date, "time": values["mn"]["time"], "status": meeting.status,
+                        **data}}
 
 
 def _result(results: Any, name: str) -> str | None:

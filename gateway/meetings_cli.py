@@ -315,7 +315,7 @@ def contacts_import(app: Flask, csv_file: str, group_name: str | None, consented
                 rejected.append(f"line {line}: duplicate of line {seen[e164]}")
                 continue
             seen[e164] = line
-            with database.atomic():
+            with store.write_transaction():
                 contact_id, outcome = store.import_contact(e164, config["secret_key"], consent_at=now,
                                                            consent_version=config["consent"]["version"], **fields)
             outcomes[outcome] += 1

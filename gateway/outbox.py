@@ -203,8 +203,12 @@ def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel
         store.mark_failed(row.id, exc.reason)
         return "failed"
     config = app.config["GATEWAY"]["outbox"]
-    store.record_send_failure(channel.name, exc.reason, config["failover_after"], config["down_seconds"])
-    return _retry_or_fail(app, row, exc)
+    went_down = store.record_send_failure(channel.name, exc.reason, config["failover_after"], config["down_seconds"])
+    outcome = _retry_or_fail(app, row, exc)
+    if went_down:
+        log_event("channel.down", logging.WARNING, channel=channel.name, reason=exc.reason)
+        store.hurry_backoffs(channel.name)
+    return outcome
 
 
 def _retry_or_fail(app: Flask, row: Message, exc: SendError) -> str:

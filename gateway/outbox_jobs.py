@@ -29,9 +29,8 @@ def poll_phone(app: Flask) -> str | None:
     try:
         health = channel.health()
     except Exception as exc:  # unreachable phone: any client or network error means the same thing here
-        minutes = app.config["GATEWAY"]["outbox"]["down_seconds"]
-        store.mark_down("android", f"health check failed: {type(exc).__name__}",
-                        utcnow() + dt.timedelta(seconds=minutes))
+        down_for = dt.timedelta(seconds=app.config["GATEWAY"]["outbox"]["down_seconds"])
+        store.mark_down("android", f"health check failed: {type(exc).__name__}", utcnow() + down_for)
         log_event("android.unreachable", logging.WARNING, error=type(exc).__name__)
         return "unreachable"
     if health == "fail":

@@ -41,7 +41,7 @@ def load_indicators(path: str) -> list[dict]:
 
 @click.group("rounds")
 def rounds_group() -> None:
-    """Scorecard rounds: create, open, close, show."""
+    """Scorecard rounds: create, open, close, show, action items."""
 
 
 @rounds_group.command("create")
@@ -117,6 +117,38 @@ def rounds_show(app, round_id: int | None) -> None:
         return
     round_ = store.Round.get_or_none(store.Round.id == round_id) or _fail(f"no round {round_id}")
     click.echo(json.dumps(store.round_summary(round_), ensure_ascii=False, indent=2))
+
+
+@rounds_group.command("action")
+@click.argument("round_id", type=int)
+@click.option("--action", "text", required=True, help="What was agreed at the interface meeting.")
+@click.option("--owner-role", required=True, help="Who is responsible, e.g. 'head teacher'.")
+@click.option("--owner-org", required=True, help="Their organisation, e.g. 'Kindergarten 16'.")
+@click.option("--due-on", required=True, type=click.DateTime(["%Y-%m-%d"]), help="Due date.")
+@click.option("--indicator", help="The indicator code it answers (A, B…).")
+@with_app
+def rounds_action(app, round_id: int, text: str, owner_role: str, owner_org: str, due_on, indicator) -> None:
+    """Add an action item agreed at the interface meeting."""
+    from storage import scorecards as store
+
+    round_ = store.Round.get_or_none(store.Round.id == round_id) or _fail(f"no round {round_id}")
+    item = store.add_action_item(round_, text, owner_role, owner_org, due_on.date(), indicator)
+    click.echo(f"action item {item.id} due {item.due_on:%Y-%m-%d}")
+
+
+@rounds_group.command("action-status")
+@click.argument("item_id", type=int)
+@click.argument("status", type=click.Choice(["planned", "in_progress", "done", "dropped"]))
+@click.option("--note", help="What happened.")
+@click.option("--actor", default="cli", show_default=True, help="Who reports it.")
+@with_app
+def rounds_action_status(app, item_id: int, status: str, note: str | None, actor: str) -> None:
+    """Record progress on an action item."""
+    from storage import scorecards as store
+
+    item = store.ActionItem.get_or_none(store.ActionItem.id == item_id) or _fail(f"no action item {item_id}")
+    store.update_action_item(item, status, note, actor)
+    click.echo(f"action item {item_id} is {status}")
 
 
 # --- complaints --------------------------------------------------------------------------------------------
@@ -294,7 +326,8 @@ def export_round(app, round_id: int, since, until, out) -> None:
 
     Round.get_or_none(Round.id == round_id) or _fail(f"no round {round_id}")
     audit("export.round", f"round:{round_id}", actor="cli")
-    _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until)), out)
+    zone = app.config["GATEWAY"]["timezone"]
+    _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until), zone), out)
 
 
 @export_group.command("flow")
@@ -309,7 +342,8 @@ def export_flow(app, flow_id: str, since, until, out) -> None:
     from storage.tokens import audit
 
     audit("export.flow", f"flow:{flow_id}", actor="cli")
-    _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until)), out)
+    zone = app.config["GATEWAY"]["timezone"]
+    _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until), zone), out)
 
 
 def _stream(columns, rows, out: str | None) -> None:

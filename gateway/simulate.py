@@ -36,7 +36,7 @@ class Transport:
         raise NotImplementedError
 
 
-class TestClientTransport(Transport):
+class InProcessTransport(Transport):
     def __init__(self, app: Flask, token: str) -> None:
         self.client, self.token = app.test_client(), token
 
@@ -222,7 +222,7 @@ def simulate(ctx: click.Context, channel: str, number: str, lang: str | None, sc
             app, transport = _remote(ctx, url)
         else:
             app, token = _in_process_app(ctx.find_root().obj["config_path"], workdir)
-            transport = TestClientTransport(app, token)
+            transport = InProcessTransport(app, token)
         phone = Phone(app, transport, number)
         if lang:
             phone.set_language(lang)

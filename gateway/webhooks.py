@@ -129,7 +129,7 @@ def _apply(channel: Channel, action: str, event) -> Reply | None:
     if isinstance(event, StatusReport):
         _status(event)
     elif isinstance(event, Seen):
-        store.mark_seen(event.channel, event.at)
+        store.mark_seen(event.channel, event.at, event.health)
     elif isinstance(event, OptOut):
         _provider_opt_out(event.phone, None)
     elif isinstance(event, SessionEnded):

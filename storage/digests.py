@@ -214,11 +214,13 @@ def _cells(round_ids: list[int], week: Week) -> dict[tuple[int, int, str], Cell]
     return cells
 
 
-def _previous_means(previous_ids: list[int]) -> dict[tuple[int, str], tuple[int, float]]:
-    if not previous_ids:
-        return {}
-    rows = _rows(PREVIOUS_SQL.format(rounds=_in_list(previous_ids)), previous_ids)
-    return {(rid, code): (int(n), int(total) / int(n)) for code, rid, n, total in rows}
+def _previous_means(previous_ids: list[int]) -> dict[int, dict[str, tuple[int, float]]]:
+    """Previous round id → indicator code → (n, pooled mean)."""
+    found: dict[int, dict[str, tuple[int, float]]] = {}
+    if previous_ids:
+        for code, rid, n, total in _rows(PREVIOUS_SQL.format(rounds=_in_list(previous_ids)), previous_ids):
+            found.setdefault(rid, {})[code] = (int(n), int(total) / int(n))
+    return found
 
 
 def _respondents(round_ids: list[int], week: Week) -> dict[int, dict[str, tuple[int, int]]]:
@@ -260,17 +262,20 @@ def scorecard_section(week: Week, unit_ids: list[int] | None) -> list[dict]:
                               previous_ids)) if previous_ids else {}
     respondents = _respondents(round_ids, week)
     indicators = _indicators(round_ids)
+    by_indicator: dict[tuple[int, int], dict[str, Cell]] = {}
+    for (rid, iid, grp), cell in cells.items():
+        by_indicator.setdefault((rid, iid), {})[grp] = cell
     sections = []
     for rid, number, status, min_cell, prev_id, sp_code, sp_mn, sp_en, u_code, u_mn, u_en in rounds:
-        prev_of = {code: stats for (p, code), stats in previous.items() if p == prev_id
-                   and stats[0] >= previous_min.get(prev_id, min_cell)}
+        prev_of = {code: stats for code, stats in previous.get(prev_id, {}).items()
+                   if stats[0] >= previous_min.get(prev_id, min_cell)}
         sections.append({
             "admin_unit": {"code": u_code, "name_mn": u_mn, "name_en": u_en},
             "service_point": {"code": sp_code, "name_mn": sp_mn, "name_en": sp_en},
             "round": {"id": rid, "number": number, "status": status, "min_cell": min_cell},
             "respondents": _respondent_block(respondents.get(rid, {}), min_cell),
-            "indicators": [_indicator_block(ind, cells, rid, min_cell, prev_of.get(ind["code"]))
-                           for ind in indicators.get(rid, [])],
+            "indicators": [_indicator_block(ind, by_indicator.get((rid, ind["id"]), {}), min_cell,
+                                            prev_of.get(ind["code"])) for ind in indicators.get(rid, [])],
         })
     return sections
 
@@ -303,9 +308,9 @@ def _respondent_block(by_group: dict[str, tuple[int, int]], min_cell: int) -> di
     }
 
 
-def _indicator_block(ind: dict, cells: dict, rid: int, min_cell: int, previous: tuple[int, float] | None) -> dict:
-    groups = {grp: cell for (r, i, grp), cell in cells.items() if r == rid and i == ind["id"] and grp != "all"}
-    overall = cells.get((rid, ind["id"], "all"))
+def _indicator_block(ind: dict, cells: dict[str, Cell], min_cell: int, previous: tuple[int, float] | None) -> dict:
+    groups = {grp: cell for grp, cell in cells.items() if grp != "all"}
+    overall = cells.get("all")
     hidden = suppressed_keys({g: c.n for g, c in groups.items()}, min_cell)
     block = {"code": ind["code"], "mn": ind["mn"], "en": ind["en"], "latn": ind["latn"],
              "groups": {g: _hidden(min_cell) if g in hidden else _cell_view(c) for g, c in sorted(groups.items())},

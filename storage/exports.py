@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Iterator, Sequence
+from zoneinfo import ZoneInfo
 
 from storage.db import database, is_postgres
 from storage.phones import mask_phones_in
@@ -15,13 +16,11 @@ from storage.phones import mask_phones_in
 BATCH = 2000
 
 ROUND_COLUMNS = ["service_point", "admin_unit", "round", "indicator", "group", "score", "channel", "scored_on"]
-# Groups smaller than the round's minimum cell are exported as 'merged', so no small group's answers stand out.
+# Groups that the digest would suppress (below the round's minimum cell, plus the complementary one) are
+# exported together as 'merged', so no small group's answers can be picked out.
 ROUND_SQL = """
-WITH sizes AS (
-    SELECT round_id, "group" AS grp, COUNT(*) AS n FROM respondent WHERE round_id = ? GROUP BY round_id, "group"
-)
 SELECT sp.code, u.code, r.number, i.code,
-       CASE WHEN sizes.n < r.min_cell THEN 'merged' ELSE resp."group" END,
+       CASE WHEN resp."group" IN {hidden} THEN 'merged' ELSE resp."group" END,
        s.score, s.channel, s.scored_at
 FROM score s
 JOIN round r ON r.id = s.round_id
@@ -29,10 +28,10 @@ JOIN service_point sp ON sp.id = r.service_point_id
 JOIN admin_unit u ON u.id = sp.admin_unit_id
 JOIN indicator i ON i.id = s.indicator_id
 JOIN respondent resp ON resp.round_id = s.round_id AND resp.contact_id = s.contact_id
-JOIN sizes ON sizes.round_id = resp.round_id AND sizes.grp = resp."group"
 WHERE s.round_id = ? AND s.scored_at >= ? AND s.scored_at < ?
 ORDER BY s.id
 """
+GROUP_SIZES_SQL = 'SELECT "group", COUNT(*) FROM respondent WHERE round_id = ? GROUP BY "group"'
 
 FLOW_COLUMNS = ["run", "flow", "channel", "result", "value", "category", "saved_at"]
 FLOW_SQL = """
@@ -59,28 +58,50 @@ def stream(sql: str, params: Sequence) -> Iterator[tuple]:
 
 
 def _server_side(sql: str, params: Sequence) -> Iterator[tuple]:
-    with database.atomic():  # a named cursor lives inside a transaction
-        cursor = database.connection().cursor(name=f"export_{uuid.uuid4().hex}")
-        cursor.itersize = BATCH
-        try:
-            cursor.execute(sql, tuple(params))
-            yield from cursor
-        finally:
-            cursor.close()
+    """A named (server-side) cursor; psycopg2 needs a real transaction for it, so autocommit is paused."""
+    connection = database.connection()
+    autocommit = connection.autocommit
+    connection.autocommit = False
+    cursor = connection.cursor(name=f"export_{uuid.uuid4().hex}")
+    cursor.itersize = BATCH
+    try:
+        cursor.execute(sql, tuple(params))
+        yield from cursor
+    finally:
+        cursor.close()
+        connection.rollback()  # read-only: nothing to keep
+        connection.autocommit = autocommit
 
 
-def round_rows(round_id: int, since: dt.datetime | None, until: dt.datetime | None) -> Iterator[tuple]:
+def round_rows(round_id: int, since: dt.datetime | None, until: dt.datetime | None,
+               timezone: str = "UTC") -> Iterator[tuple]:
+    zone = ZoneInfo(timezone)
+    hidden = sorted(_hidden_groups(round_id))
+    sql = ROUND_SQL.format(hidden="(" + ",".join("?" * len(hidden)) + ")" if hidden else "(NULL)")
     for sp, unit, number, code, group, score, channel, scored_at in stream(
-            ROUND_SQL, [round_id, round_id, since or FAR_PAST, until or FAR_FUTURE]):
-        yield sp, unit, number, code, group, score, channel, _date(scored_at)
+            sql, [*hidden, round_id, since or FAR_PAST, until or FAR_FUTURE]):
+        yield sp, unit, number, code, group, score, channel, _local_date(scored_at, zone)
 
 
-def flow_rows(flow_id: str, since: dt.datetime | None, until: dt.datetime | None) -> Iterator[tuple]:
+def _hidden_groups(round_id: int) -> set[str]:
+    from storage.digests import suppressed_keys
+    from storage.scorecards import Round
+
+    sizes = {group: int(n) for group, n in database.execute_sql(
+        GROUP_SIZES_SQL.replace("?", database.param), (round_id,)).fetchall()}
+    return suppressed_keys(sizes, Round.get_by_id(round_id).min_cell)
+
+
+def flow_rows(flow_id: str, since: dt.datetime | None, until: dt.datetime | None,
+              timezone: str = "UTC") -> Iterator[tuple]:
     """Flow results, with anything that looks like a phone number inside free text masked."""
+    zone = ZoneInfo(timezone)
     for run, flow, channel, name, value, category, created in stream(
             FLOW_SQL, [flow_id, since or FAR_PAST, until or FAR_FUTURE]):
-        yield run, flow, channel, name, mask_phones_in(value or ""), category, _date(created)
+        yield run, flow, channel, name, mask_phones_in(value or ""), category, _local_date(created, zone)
 
 
-def _date(value) -> str:
-    return str(value)[:10]
+def _local_date(value, zone: ZoneInfo) -> str:
+    """The local calendar date of a stored (naive UTC) time: a date, not a time, so rows cannot be timed."""
+    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=dt.UTC).astimezone(zone).date().isoformat()

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import peewee as pw
 from peewee import SQL, Case, Value, fn
 
-from storage.db import BaseModel, JSONField, database, utcnow
+from storage.db import BaseModel, JSONField, database, is_postgres, utcnow
 from storage.models import AdminUnit, Contact, Message, PhoneNumber
 
 BULK_PRIORITY = 10  # storage.models.Message.priority: 0 = reply, 10 = bulk
@@ -75,6 +75,7 @@ class Broadcast(BaseModel):
     claimed_by = pw.CharField(null=True)
     claimed_at = pw.DateTimeField(null=True)
     enqueued_at = pw.DateTimeField(null=True)
+    armed_at = pw.DateTimeField(null=True)  # RSVP runs started for its recipients (meeting sends only)
     created_by = pw.CharField(default="cli")
     created_at = pw.DateTimeField(default=utcnow)
 
@@ -106,6 +107,12 @@ class MeetingQuestion(BaseModel):
 
 
 MEETING_MODELS = [ContactGroup, ContactGroupMember, Meeting, Broadcast, Rsvp, MeetingQuestion]
+
+
+def write_transaction():
+    """A transaction that reads and then writes. SQLite takes the write lock up front (BEGIN IMMEDIATE): a deferred
+    transaction that upgrades after another process wrote fails at once with "database is locked"."""
+    return database.atomic() if is_postgres() else database.atomic("IMMEDIATE")
 
 
 class UnknownAudience(ValueError):
@@ -225,7 +232,7 @@ def enqueue_chunk(broadcast: Broadcast, texts: list[VariantText], channel: str, 
     variant = variant_of(default_script, broadcast.latin)
     now = utcnow()
     inserted = 0
-    with database.atomic():
+    with write_transaction():
         for text in texts:
             select = (reachable_audience(broadcast.audience)
                       .select(Value("out"), Contact.id, Value(channel), Value("sms"), Value(text.text),
@@ -320,6 +327,33 @@ def started_meeting_sends(now: dt.datetime, window: dt.timedelta = dt.timedelta(
     return list(Broadcast.select().join(Meeting).where(
         Broadcast.purpose.in_(("notice", "reminder", "correction")) & (Broadcast.status == "queued")
         & (Meeting.starts_at <= now) & (Meeting.starts_at > now - window)))
+
+
+RSVP_FLOW = "meeting_rsvp"
+RSVP_PURPOSES = ("notice", "reminder", "correction")
+
+
+def contacts_to_arm(broadcast: Broadcast) -> list[Contact]:
+    """Recipients still waiting for this send whose SMS conversation is free (or already an RSVP): a reply of
+    1 or 2 should reach the RSVP flow, but a person in the middle of a complaint is not interrupted."""
+    from storage.models import FlowRun
+
+    busy = FlowRun.select(FlowRun.contact).where((FlowRun.channel == "sms") & (FlowRun.status == "active")
+                                                 & (FlowRun.flow_id != RSVP_FLOW))
+    recipients = Message.select(Message.contact).where((Message.origin == broadcast.origin)
+                                                       & (Message.status != "cancelled"))
+    return list(Contact.select().where(Contact.id.in_(recipients) & Contact.id.not_in(busy)
+                                       & Contact.opted_out_at.is_null()).order_by(Contact.id))
+
+
+def mark_armed(broadcast: Broadcast) -> None:
+    Broadcast.update(armed_at=utcnow()).where(Broadcast.id == broadcast.id).execute()
+
+
+def unarmed_meeting_sends() -> list[Broadcast]:
+    """Meeting sends queued but whose RSVP runs were not all started (the process stopped in between)."""
+    return list(Broadcast.select().where((Broadcast.status == "queued") & Broadcast.armed_at.is_null()
+                                         & Broadcast.purpose.in_(RSVP_PURPOSES)))
 
 
 # ---- progress, tallies, RSVPs -----------------------------------------------------------------------------

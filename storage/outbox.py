@@ -109,16 +109,23 @@ def claim_next(now: dt.datetime, skip_channels: list[str] = ()) -> Message | Non
                  .order_by(Message.priority, Message.id).limit(1))
         if skip_channels:
             query = query.where(Message.channel.not_in(list(skip_channels)))
-        with database.atomic():
-            if is_postgres():
-                query = query.for_update(skip_locked=True)
+        if is_postgres():  # rows another dispatcher holds are skipped, not waited for
+            with database.atomic():
+                row = query.for_update(skip_locked=True).first()
+                won = row is not None and _take(row.id, now)
+        else:  # SQLite: one statement is atomic; no transaction, so no lock upgrade that could fail as busy
             row = query.first()
-            if row is None:
-                return None
-            won = (Message.update(status="sending", attempts=Message.attempts + 1, updated_at=now)
-                   .where((Message.id == row.id) & (Message.status == "queued")).execute())
-        if won:  # another dispatcher may have taken it between our read and our update: then look again
+            won = row is not None and _take(row.id, now)
+        if row is None:
+            return None
+        if won:  # otherwise another dispatcher took it between our read and our update: look again
             return Message.get_by_id(row.id)
+
+
+def _take(message_id: int, now: dt.datetime) -> bool:
+    """Compare-and-set queued → sending, so two dispatchers can never both own a row."""
+    return bool(Message.update(status="sending", attempts=Message.attempts + 1, updated_at=now)
+                .where((Message.id == message_id) & (Message.status == "queued")).execute())
 
 
 def due_channels(now: dt.datetime) -> set[str]:
@@ -231,6 +238,14 @@ def record_send_failure(name: str, error: str, down_after: int, down_seconds: in
         mark_down(name, error, now + dt.timedelta(seconds=down_seconds))
         return True
     return False
+
+
+def hurry_backoffs(channel: str) -> int:
+    """Messages backing off on a channel that just went down are due now, so they fail over at once.
+    Only retried rows (attempts > 0): a bulk message held for quiet hours keeps its time."""
+    return (Message.update(next_attempt_at=utcnow(), updated_at=utcnow())
+            .where((Message.direction == "out") & (Message.status == "queued") & (Message.channel == channel)
+                   & (Message.attempts > 0)).execute())
 
 
 def mark_down(name: str, error: str, until: dt.datetime) -> None:

@@ -24,6 +24,7 @@ class UssdSession(BaseModel):
     contact = pw.ForeignKeyField(Contact, backref="ussd_sessions", on_delete="CASCADE")
     channel = pw.CharField()
     stage = pw.CharField(default="menu")  # notice | opted_out | menu | run | ended
+    page = pw.IntegerField(default=0)  # which page of the main menu is shown
     consumed = pw.IntegerField(default=0)  # inputs of the hop text already handled
     run = pw.ForeignKeyField(FlowRun, null=True, backref="ussd_sessions", on_delete="SET NULL")
     screen = pw.TextField(null=True)
@@ -135,7 +136,7 @@ def open_ussd_session(session_key: str, contact: Contact, channel: str) -> tuple
 
 def save_ussd_session(session: UssdSession) -> bool:
     """Write the session's fields if its version is still the one we read."""
-    fields = {"stage": session.stage, "consumed": session.consumed, "run": session.run_id,
+    fields = {"stage": session.stage, "page": session.page, "consumed": session.consumed, "run": session.run_id,
               "screen": session.screen, "screen_end": session.screen_end,
               "updated_at": utcnow(), "version": UssdSession.version + 1}
     updated = (UssdSession.update(**fields)

@@ -23,7 +23,8 @@ def export_round(round_id: int):
         abort(404, description=f"no round {round_id}")
     since, until = date_range()
     tokens.audit("export.round", f"round:{round_id} {request.query_string.decode()[:200]}", token=g.api_token)
-    return _csv(f"round-{round_id}.csv", exports.ROUND_COLUMNS, exports.round_rows(round_id, since, until))
+    rows = exports.round_rows(round_id, since, until, current_app.config["GATEWAY"]["timezone"])
+    return _csv(f"round-{round_id}.csv", exports.ROUND_COLUMNS, rows)
 
 
 @bp.get("/exports/flows/<flow_id>.csv")
@@ -36,7 +37,8 @@ def export_flow(flow_id: str):
         abort(404, description=f"no flow {flow_id!r}")
     since, until = date_range()
     tokens.audit("export.flow", f"flow:{flow_id} {request.query_string.decode()[:200]}", token=g.api_token)
-    return _csv(f"flow-{flow_id}.csv", exports.FLOW_COLUMNS, exports.flow_rows(flow_id, since, until))
+    rows = exports.flow_rows(flow_id, since, until, current_app.config["GATEWAY"]["timezone"])
+    return _csv(f"flow-{flow_id}.csv", exports.FLOW_COLUMNS, rows)
 
 
 def _csv(filename: str, columns: list[str], rows) -> Response:

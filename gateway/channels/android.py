@@ -70,7 +70,8 @@ class Android(Channel):
         event, envelope_id, payload = require(body, "event", "id", "payload")
         if not isinstance(payload, dict):
             raise BadRequest("field 'payload' must be an object")
-        seen = Seen(self.name, utcnow())
+        health = payload.get("health") if event == "system:ping" else None
+        seen = Seen(self.name, utcnow(), health.get("status") if isinstance(health, dict) else None)
         if event == "sms:received":
             return [seen, self._inbound(envelope_id, payload, body.get("deviceId"))]
         if event in STATUS_EVENTS:
@@ -106,6 +107,11 @@ class Android(Channel):
         if state.state.value == "Failed":
             raise SendError("android: the phone reports Failed", retryable=True)
         return SendResult(state.id or ref)
+
+    def missing_secrets(self) -> list[str]:
+        """ANDROID_GATEWAY_URL is not needed when config sets `base_url` (e.g. a phone on the LAN)."""
+        missing = super().missing_secrets()
+        return [key for key in missing if not (key == "url" and self.settings.get("base_url"))]
 
     def health(self) -> str:
         """GET /health: the phone's own status (pass | warn | fail); raises when unreachable."""

@@ -54,6 +54,7 @@ class Seen:
 
     channel: str
     at: dt.datetime
+    health: str | None = None  # pass | warn | fail, when the device says
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,7 @@ class UssdSession(BaseModel):
     contact = pw.ForeignKeyField(Contact, backref="ussd_sessions", on_delete="CASCADE")
     channel = pw.CharField()
     stage = pw.CharField(default="menu")
+    page = pw.IntegerField(default=0)
     consumed = pw.IntegerField(default=0)
     run = pw.ForeignKeyField(FlowRun, null=True, backref="ussd_sessions", on_delete="SET NULL")
     screen = pw.TextField(null=True)

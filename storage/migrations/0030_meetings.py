@@ -56,6 +56,7 @@ class Broadcast(BaseModel):
     claimed_by = pw.CharField(null=True)
     claimed_at = pw.DateTimeField(null=True)
     enqueued_at = pw.DateTimeField(null=True)
+    armed_at = pw.DateTimeField(null=True)
     created_by = pw.CharField(default="cli")
     created_at = pw.DateTimeField(default=utcnow)
 

@@ -159,3 +159,31 @@ def test_any_text_is_stored_exactly_as_received(channel_app, stand_in_conversati
     with channel_app.app_context():
         row = Message.select().where(Message.direction == "in").order_by(Message.id.desc()).first()
         assert row.text == text
+
+
+@pytest.mark.parametrize("path,raw,signature", [
+    ("/twilio/sms",
+     "ToCountry=US&ToState=CA&SmsMessageSid=SM11111111111111111111111111111111&NumMedia=0&ToCity=&FromZip="
+     "&SmsSid=SM11111111111111111111111111111111&FromState=&SmsStatus=received&FromCity="
+     "&Body=%D0%A1%D0%B0%D0%B9%D0%BD+%D1%83%D1%83&FromCountry=MN&To=%2B15005550006&ToZip=&NumSegments=1"
+     "&MessageSid=SM11111111111111111111111111111111&AccountSid=AC00000000000000000000000000000000"
+     "&From=%2B97699112233&ApiVersion=2010-04-01", "pTmV7OCfZlbiGGeFG5uFBLKl8zQ="),
+    ("/twilio/status",
+     "AccountSid=AC00000000000000000000000000000000&From=%2B15005550006&To=%2B97699112233"
+     "&MessageSid=SM22222222222222222222222222222222&MessageStatus=undelivered"
+     "&SmsSid=SM22222222222222222222222222222222&SmsStatus=undelivered&ErrorCode=30008&ApiVersion=2010-04-01",
+     "mWg6mhIlWFLwBnFP2KhxWQ6CoI0="),
+], ids=["sms", "status"])
+def test_twilio_verify_accepts_the_documented_signed_fixtures(make_channel_app, path, raw, signature):
+    """protocols.md §3.1/§3.3: token 12345, signed for https://example.com<path>."""
+    from flask import request
+
+    from gateway.channels.base import get_channel
+    from gateway.webhooks import _form
+
+    app = make_channel_app(public_url="https://example.com")
+    channel = get_channel(app, "twilio")
+    for given, expected in ((signature, True), (signature.replace("=", "A="), False)):
+        with app.test_request_context(path, method="POST", data=raw, headers={"X-Twilio-Signature": given},
+                                      content_type="application/x-www-form-urlencoded"):
+            assert channel.verify(request, _form(request.get_data())) is expected

@@ -121,14 +121,15 @@ def test_sms_without_id_counts_as_duplicate_only_within_a_few_seconds(channel_ap
     at_post(client, "/webhooks/africastalking/sms", body)
     at_post(client, "/webhooks/africastalking/sms", body)
     assert len(stand_in_conversation.calls) == 1
-    with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1), tick=True):  # a minute later the same text is a new message
+    a_minute_later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1)
+    with time_machine.travel(a_minute_later, tick=True):  # then the same text is a new message
         at_post(client, "/webhooks/africastalking/sms", body)
     assert len(stand_in_conversation.calls) == 2
 
 
 def test_ussd_session_end_event_is_accepted(channel_app):
-    body = ("date=2025-09-29+12%3A00%3A00&sessionId=ATUid_5d3b4c2bc589f4811820a7184eed4df5&serviceCode=%2A384%2A44135%23"
-            "&networkCode=99999&phoneNumber=%2B254720123123&status=Incomplete&cost=KES+0.0000&durationInMillis=20345"
+    body = ("date=2025-09-29+12%3A00%3A00&sessionId=ATUid_5d3b4c2bc589f4811820a7184eed4df5"
+            "&serviceCode=%2A384%2A44135%23&networkCode=99999&phoneNumber=%2B254720123123&status=Incomplete&cost=KES+0.0000&durationInMillis=20345"
             "&hopsCount=3&input=1%2A2&lastAppResponse=CON+Enter+your+Acc+No.&errorMessage=")
     assert at_post(channel_app.test_client(), "/webhooks/africastalking/ussd/events", body).status_code == 200
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 import time_machine
@@ -191,7 +192,7 @@ def test_rate_limit_spaces_sends_per_channel(make_channel_app, fake_twilio):
             enqueue(contact, f"m{n}", channel="twilio")
         assert dispatch(app)["sent"] == 4
     times = [request.at for request in fake_twilio.requests]
-    gaps = [b - a for a, b in zip(times, times[1:])]
+    gaps = [b - a for a, b in itertools.pairwise(times)]
     assert min(gaps) >= 0.24  # 1/4 s apart at least (sleeping never takes less than asked)
 
 

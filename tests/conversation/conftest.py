@@ -9,7 +9,7 @@ import pytest
 
 from gateway.conversation import handle_sms, handle_ussd
 from gateway.messages import InboundSms, UssdHop, UssdScreen
-from gateway.simulate import Phone, TestClientTransport
+from gateway.simulate import InProcessTransport, Phone
 from storage.contacts import contact_for_number
 from storage.db import database, utcnow
 from storage.models import Contact
@@ -74,7 +74,7 @@ def person(app) -> Person:
 @pytest.fixture
 def phone(at_app) -> Phone:
     """A handset talking to the AT webhooks through the test client; SMS replies come from the outbox."""
-    return Phone(at_app, TestClientTransport(at_app, AT_TOKEN), "+97688110001")
+    return Phone(at_app, InProcessTransport(at_app, AT_TOKEN), "+97688110001")
 
 
 def asked(app, flow_id: str, step: str, language: str = "mn", script: str = "latn") -> str:

@@ -12,7 +12,6 @@ from storage.models import FlowResult, FlowRun
 from tests.conversation.conftest import FLOWS_DIR, Person, asked, consented
 
 
-
 def runs_of(app, person):
     with app.app_context(), database.connection_context():
         return list(FlowRun.select().where(FlowRun.contact == person.contact_id).order_by(FlowRun.id))
@@ -182,3 +181,27 @@ def test_any_sequence_of_messages_gets_a_reply_or_a_clean_end(app, texts):
             assert replies, f"no reply to {text!r}"
         active = [run for run in runs_of(app, person) if run.status == "active"]
         assert len(active) <= 1
+
+
+def test_stop_as_the_very_first_message_then_start_gets_the_notice(app, person):
+    assert person.sms("STOP") == [say("stopped", "mn", "latn")]
+    assert person.contact.consent_at is None
+    assert person.sms("START") == [say("notice", "mn", "latn", months=12)]
+    assert person.contact.consent_at is not None and person.contact.reachable
+
+
+def test_new_contacts_start_in_the_configured_language(make_app):
+    app = make_app(language={"default": "en"})
+    person = Person(app)
+    assert person.sms("water") == [say("notice", "en", "latn", months=12),
+                                   "Was the water kiosk open today? 1-Yes 2-No"]
+    assert person.contact.language == "en"
+
+
+def test_flows_are_not_started_for_people_who_opted_out(app, person):
+    from gateway.conversation import start_sms_flow
+
+    person.sms("STOP")
+    with app.app_context(), database.connection_context():
+        assert start_sms_flow(app, person.contact, "meeting_rsvp") == []
+    assert runs_of(app, person) == []

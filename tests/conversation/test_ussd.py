@@ -1,6 +1,10 @@
 """handle_ussd: the main menu, the `*`-joined history, back/home, redelivery, language, STOP."""
 from __future__ import annotations
 
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from flows.screens import ussd_fits
 from gateway.conversation_texts import say
 from storage.db import database
 from storage.models import FlowResult, FlowRun
@@ -18,7 +22,7 @@ def ussd_runs(app, person):
 def test_first_dial_shows_the_notice_then_the_main_menu(app, person):
     screen = person.dial()
     assert not screen.end
-    assert screen.text == f"{say('notice', 'mn', 'latn', months=12)}\n{say('continue', 'mn', 'latn')}"
+    assert screen.text == f"{say('notice_ussd', 'mn', 'latn', months=12)}\n{say('continue', 'mn', 'latn')}"
     assert person.contact.consent_source == "ussd"
     menu = person.press("1")
     lines = menu.text.split("\n")
@@ -139,3 +143,38 @@ def test_two_sessions_of_one_person_do_not_mix(app):
     other.dial()
     assert other.press("1").text.startswith("Irgediin") or other.session != person.session
     assert person.press("1").text.startswith("Ali duureg")
+
+
+def test_a_main_menu_that_does_not_fit_one_cyrillic_screen_is_paged(make_app):
+    app = make_app(language={"ussd_script": "cyrl"})
+    person = Person(app)
+    notice = person.dial()
+    assert ussd_fits(notice.text)
+    first = person.press("1")
+    assert ussd_fits(first.text) and first.text.split("\n")[-1] == "99 Цааш"
+    second = person.press("99")
+    assert ussd_fits(second.text) and second.text.split("\n")[-1] == "0 Буцах"
+    shown = [line.split(". ", 1)[1] for page in (first, second) for line in page.text.split("\n") if ". " in line]
+    titles = [flow.title("mn", "cyrl") for flow in app.extensions["gateway.flows"].ussd_flows()]
+    assert shown == titles + ["English"]
+    assert person.press("0") == first
+    assert person.press("2").text.startswith(asked(app, "complaint", "category", "mn", "cyrl"))
+
+
+KEYS = st.one_of(st.sampled_from(["0", "00", "1", "2", "3", "4", "5", "7", "98", "99", "Bayangol", "ZOGS", ""]),
+                 st.text(alphabet=st.characters(blacklist_characters="*"), max_size=30))
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(presses=st.lists(KEYS, max_size=10))
+def test_any_keypresses_give_a_screen_that_fits_or_an_end(app, presses):
+    person = Person(app, "+97688" + str(abs(hash(tuple(presses))) % 1_000_000).zfill(6))
+    screen = person.dial()
+    for value in presses:
+        if screen.end:
+            screen = person.dial()
+        screen = person.press(value)
+        assert screen.text and ussd_fits(screen.text), screen.text
+    with app.app_context(), database.connection_context():
+        session = UssdSession.get(UssdSession.session_key == person.session)
+        assert session.consumed == len(person.inputs)

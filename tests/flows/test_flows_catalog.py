@@ -33,3 +33,9 @@ def test_short_names_drop_what_the_question_already_says(catalog):
     assert catalog.get("SKhD-07").short_name("mn", "latn") == "7-r khoroo"
     assert catalog.get("SKhD").short_name("mn", "cyrl") == "Сонгинохайрхан"
     assert catalog.get("ZA-TES").short_name("en") == "Tes"
+
+
+def test_find_looks_at_top_level_or_children(catalog):
+    assert catalog.find("Баянгол").code == "BGD"
+    assert catalog.find("3-r horoo", parent="BGD").code == "BGD-03"
+    assert catalog.find("Баянгол", parent="BGD") is None

@@ -96,3 +96,14 @@ def test_surrogate_pairs_are_not_split_across_parts():
 @given(st.integers(min_value=161, max_value=2000))
 def test_long_gsm_messages_use_153_septets_per_part(length):
     assert sms_segments("a" * length) == -(-length // 153)
+
+
+def test_same_word_is_loose_on_o_and_u_for_the_letter_oe():
+    assert same_word("dorvoljin", "Дөрвөлжин")
+    assert same_word("onoodor", "өнөөдөр")
+    assert not same_word("dorvoljin", "Дөрвөлжингүй")
+
+
+@given(st.text(max_size=30), st.text(max_size=30))
+def test_same_word_is_symmetric(first, second):
+    assert same_word(first, second) == same_word(second, first)

@@ -24,3 +24,25 @@ def khoroo(db):
     people = (add_contacts(3, "BGD-07", script="cyrl") + add_contacts(2, "BGD-07", start=3, script="latn")
               + add_contacts(1, "BGD-07", start=5, language="en"))
     return people
+
+
+@pytest.fixture
+def fake_android(monkeypatch):
+    """The Android phone's API on loopback, with the gateway's credentials for it in the environment."""
+    from fakes import FakeAndroid
+    from fakes.signing import ANDROID_KEY, ANDROID_LOGIN, ANDROID_PASSWORD
+
+    for name, value in {"ANDROID_GATEWAY_LOGIN": ANDROID_LOGIN, "ANDROID_GATEWAY_PASSWORD": ANDROID_PASSWORD,
+                        "ANDROID_GATEWAY_SIGNING_KEY": ANDROID_KEY}.items():
+        monkeypatch.setenv(name, value)
+    fake = FakeAndroid(ANDROID_LOGIN, ANDROID_PASSWORD).start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture
+def phone_app(make_app, fake_android):
+    """An app whose only channel is the (fake) Android phone, sending fast enough for tests."""
+    return make_app(channels={"android": {"enabled": True, "base_url": fake_android.url, "rate_per_second": 200}},
+                    routing={"sms": ["android"], "bulk": ["android"]},
+                    outbox={"send_timeout_seconds": 2, "backoff_seconds": 1, "dispatch_seconds": 5})

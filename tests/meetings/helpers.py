@@ -11,9 +11,9 @@ from tests.conftest import TEST_SECRET
 UB = dt.timezone(dt.timedelta(hours=8))
 
 
-def at_local(year, month, day, hour=0, minute=0) -> dt.datetime:
+def at_local(year, month, day, hour=0, minute=0, second=0) -> dt.datetime:
     """An aware Ulaanbaatar time (Mongolia keeps +08:00 all year), for time-machine."""
-    return dt.datetime(year, month, day, hour, minute, tzinfo=UB)
+    return dt.datetime(year, month, day, hour, minute, second, tzinfo=UB)
 
 
 def utc_of(local: dt.datetime) -> dt.datetime:

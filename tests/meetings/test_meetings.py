@@ -192,6 +192,7 @@ def test_rsvps_questions_and_the_tally(app, khoroo):
     handler, provider = COMPLETION_HANDLERS["rsvp"], CONTEXT_PROVIDERS["rsvp"]
     context = provider(app, khoroo[0], None)["meeting"]
     assert context["id"] == meeting.id and context["weekday"] == {"mn": "Пүрэв", "en": "Thu"}
+    assert context["date"] == "2026-11-26" and context["time"] == "18:00"
     handler(app, khoroo[0], None, {"rsvp": "yes"})
     handler(app, khoroo[1], None, {"rsvp": {"value": "no", "category": "no"}})
     handler(app, khoroo[1], None, {"rsvp": "yes"})  # changed their mind: counts once, as yes

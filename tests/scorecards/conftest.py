@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.simulate import Phone, TestClientTransport
+from gateway.simulate import InProcessTransport, Phone
 from storage import scorecards
 from storage.db import database
 from storage.models import AdminUnit
@@ -25,7 +25,7 @@ def at_app(make_app, monkeypatch):
 
 
 def phone(app, number: str) -> Phone:
-    return Phone(app, TestClientTransport(app, AT_TOKEN), number)
+    return Phone(app, InProcessTransport(app, AT_TOKEN), number)
 
 
 def bearer(app, role: str, name: str | None = None) -> dict:

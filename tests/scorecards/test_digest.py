@@ -13,7 +13,7 @@ from gateway.scorecards import save_scores
 from storage import scorecards
 from storage.db import database
 from storage.digests import Week, suppressed_keys
-from storage.models import Contact, FlowRun
+from storage.models import Contact, FlowRun, Message
 from tests.scorecards.conftest import new_round
 
 LAST_WEEK = dt.datetime(2026, 11, 10, 4, 0)  # 2026-W46 in Ulaanbaatar
@@ -64,8 +64,8 @@ def test_scores_replace_earlier_ones_and_count_each_respondent_once(app, scored)
     with app.app_context(), database.connection_context():
         assert scorecards.Score.select().where(scorecards.Score.round == second).count() == 26  # 13 people × 2
         assert scorecards.Respondent.select().where(scorecards.Respondent.round == second).count() == 13
-        redo = (scorecards.Score.select().join(Contact).where((Contact.key == "w5") & (scorecards.Score.round == second))
-                .order_by(scorecards.Score.indicator))
+        redo = (scorecards.Score.select().join(Contact)
+                .where((Contact.key == "w5") & (scorecards.Score.round == second)).order_by(scorecards.Score.indicator))
         assert [s.score for s in redo] == [5, 2]
 
 
@@ -165,3 +165,36 @@ def test_no_hidden_cell_can_be_recovered_by_subtraction(counts, min_cell):
     if sum(counts.values()) >= min_cell:  # the total is published
         # total − shown cells = the sum of the hidden ones: it must never be a single person-bearing cell
         assert len([k for k in hidden if counts[k] > 0]) != 1
+
+
+def test_meetings_and_action_items_sections(app):
+    from storage.meetings import Broadcast, Meeting, Rsvp
+
+    with time_machine.travel(THIS_WEEK, tick=False), app.app_context(), database.connection_context():
+        meeting = Meeting.create(kind="interface", title_mn="7-р хорооны ИНХ", title_en="Khoroo 7 meeting",
+                                 place_mn="Хороо", starts_at=dt.datetime(2026, 11, 20, 10, 0),
+                                 audience=["khoroo:BKhD-01"], reminder_minutes=[])
+        notice = Broadcast.create(meeting=meeting, purpose="notice", audience=["khoroo:BKhD-01"], texts={},
+                                  send_at=THIS_WEEK, status="queued")
+        people = [Contact.create(key=f"c{n}") for n in range(4)]
+        for person, status in zip(people, ["delivered", "delivered", "sent", "failed"], strict=True):
+            Message.create(direction="out", contact=person, channel="android", text="notice", status=status,
+                           purpose="notice", origin=notice.origin)
+        for person, answer in zip(people[:3], ["yes", "yes", "no"], strict=True):
+            Rsvp.create(meeting=meeting, contact=person, answer=answer)
+    with time_machine.travel(THIS_WEEK, tick=False):
+        round_id = new_round(app)
+    with app.app_context(), database.connection_context():
+        round_ = scorecards.Round.get_by_id(round_id)
+        scorecards.add_action_item(round_, "Old promise", "director", "KG16", dt.date(2026, 11, 1))
+        scorecards.add_action_item(round_, "Due now", "khoroo", "Khoroo 1", dt.date(2026, 11, 22), "B")
+        scorecards.add_action_item(round_, "Later", "khoroo", "Khoroo 1", dt.date(2026, 12, 22))
+        done = scorecards.add_action_item(round_, "Done", "khoroo", "Khoroo 1", dt.date(2026, 11, 2))
+        scorecards.update_action_item(done, "done", "fixed", "staff")
+    digest = digest_for(app)
+    assert digest["meetings"] == {"available": True, "meetings": [{
+        "id": meeting.id, "kind": "interface", "title_mn": "7-р хорооны ИНХ", "title_en": "Khoroo 7 meeting",
+        "starts_at": "2026-11-20T10:00:00", "status": "scheduled", "sent": 3, "delivered": 2, "failed": 1,
+        "rsvp_yes": 2, "rsvp_no": 1}]}
+    assert [(a["action"], a["overdue"], a["indicator"]) for a in digest["action_items"]] == [
+        ("Old promise", True, None), ("Due now", False, "B")]

@@ -1,0 +1,197 @@
+"""Around the conversations: run expiry, the admin-unit catalog, joining, /healthz, and the CLI commands."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+import re
+from pathlib import Path
+
+import peewee
+import pytest
+import time_machine
+from click.testing import CliRunner
+
+from gateway import records
+from gateway.cli import cli
+from gateway.conversation import admin_catalog
+from gateway.scheduler import run_job
+from storage import runs
+from storage.db import database
+from storage.models import AdminUnit, FlowRun
+from tests.conversation.conftest import FLOWS_DIR, Person, consented
+
+BROKEN_DIR = FLOWS_DIR.parent / "broken"
+
+
+def run_statuses(app, person):
+    with app.app_context(), database.connection_context():
+        return [run.status for run in FlowRun.select().where(FlowRun.contact == person.contact_id)]
+
+
+def test_a_silent_sms_run_expires_after_its_wait_and_the_next_message_starts_fresh(app):
+    import gateway.conversation_jobs  # noqa: F401  (registers the job)
+
+    person = consented(Person(app))
+    with time_machine.travel(dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
+        person.sms("us")
+        person.sms("2")
+        clock.shift(dt.timedelta(days=2, hours=23))
+        assert run_job(app, "conversation.expire")["sms_runs"] == 0
+        clock.shift(dt.timedelta(hours=2))
+        assert run_job(app, "conversation.expire")["sms_runs"] == 1
+        assert run_statuses(app, person) == ["expired"]
+        reply = person.sms("3")  # the old question's answer, too late: the help list
+        assert "GOMDOL" in reply[0]
+    with app.app_context(), database.connection_context():
+        run = FlowRun.get(FlowRun.contact == person.contact_id)
+        assert run.state["results"]["open_today"]["value"] == "closed"  # partial answers are kept
+
+
+def test_idle_ussd_runs_expire(app):
+    import gateway.conversation_jobs  # noqa: F401
+
+    person = consented(Person(app))
+    with time_machine.travel(dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
+        person.dial()
+        person.press("2")
+        clock.shift(dt.timedelta(minutes=11))
+        assert run_job(app, "conversation.expire")["ussd_runs"] == 1
+    assert run_statuses(app, person) == ["expired"]
+
+
+def test_the_catalog_is_cached_and_rebuilt_when_units_change(app, db):
+    first = admin_catalog(app)
+    assert admin_catalog(app) is first
+    assert first.get("BGD-07") is not None
+    parent = AdminUnit.get(AdminUnit.code == "BGD")
+    AdminUnit.create(code="BGD-99", kind="khoroo", parent=parent, name_mn="Баянгол дүүргийн 99-р хороо",
+                     name_latn="Bayangol 99-r khoroo", name_en="Bayangol khoroo 99", valid_from=dt.date(2020, 1, 1))
+    AdminUnit.update(valid_to=dt.date(2021, 1, 1)).where(AdminUnit.code == "BGD-01").execute()
+    rebuilt = admin_catalog(app)
+    assert rebuilt is not first
+    assert rebuilt.get("BGD-99") is not None and rebuilt.get("BGD-01") is None
+
+
+def test_the_join_flow_sets_the_contacts_admin_unit(app):
+    person = consented(Person(app))
+    person.sms("negdeh")
+    person.sms("Баянгол")
+    reply = person.sms("7")
+    assert reply and person.contact.admin_unit_id is not None
+    with app.app_context(), database.connection_context():
+        assert AdminUnit.get_by_id(person.contact.admin_unit_id).code == "BGD-07"
+
+
+def test_a_broken_flow_is_left_out_and_reported_on_healthz(make_app):
+    app = make_app(flows={"bundled": False, "paths": [str(BROKEN_DIR)]})
+    body = app.test_client().get("/healthz").get_json()
+    assert body["flows"]["ids"] == ["fine"]
+    assert body["flows"]["broken"] == [str(BROKEN_DIR / "broken.yaml")]
+    assert any("broken.yaml" in warning for warning in app.extensions["gateway.warnings"])
+    person = consented(Person(app))
+    assert person.sms("fine")[0].startswith("Setgel sanaa?")
+
+
+def test_flows_check_reports_errors_with_positions_and_fails(tmp_path):
+    result = CliRunner().invoke(cli, ["flows", "check", str(BROKEN_DIR)])
+    assert result.exit_code == 1
+    assert f"{BROKEN_DIR / 'broken.yaml'}:" in result.output and "nowhere" in result.output
+    as_json = CliRunner().invoke(cli, ["flows", "check", "--json", str(BROKEN_DIR)])
+    report = json.loads(as_json.output)
+    assert report["ok"] is False and report["flows"] == ["fine"]
+
+
+def test_flows_check_defaults_to_the_configured_and_bundled_flows(tmp_path, monkeypatch):
+    monkeypatch.setenv("GATEWAY_FLOWS_PATH", str(FLOWS_DIR))
+    result = CliRunner().invoke(cli, ["flows", "check", "--json"])
+    assert result.exit_code == 0, result.output
+    assert {"pick", "complaint", "water_kiosk_check"} <= set(json.loads(result.output)["flows"])
+
+
+def test_flows_list_shows_each_flow_and_the_broken_files(monkeypatch):
+    monkeypatch.setenv("GATEWAY_FLOWS_PATH", str(BROKEN_DIR))
+    result = CliRunner().invoke(cli, ["flows", "list"])
+    assert result.exit_code == 0
+    assert "complaint" in result.output and "gomdol" in result.output and "fine" in result.output
+    assert "BROKEN (left out)" in result.output and "broken.yaml" in result.output
+
+
+def test_simulate_sms_script_prints_the_transcript(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "talk.txt"
+    script.write_text("us\n2\n3\n4\nZOGS\nus\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate", "--channel", "sms", "--script", str(script)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "> us" and lines[1].startswith("< Tavtai moril!")
+    assert "(GSM-7," in lines[2] and "1 SMS)" in lines[2]
+    assert "< Bayarlalaa! Tanii unelgee: 4" in lines or any(line.startswith("< ") and line.endswith(": 4")
+                                                            for line in lines)
+    assert lines[-2:] == ["> us", "  (no reply)"]  # after ZOGS nothing is sent
+
+
+def test_simulate_ussd_script_in_english(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "dial.txt"
+    script.write_text("1\n4\n1\n5\n2\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate", "--channel", "ussd", "--lang", "en", "--script", str(script)])
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[0] == "> (dial *1411#)" and lines[-1].startswith("  (CON, GSM-7,")
+    assert "< Was the water kiosk open today?" in lines
+    assert "< Thank you! Your rating: 5" in lines
+    assert any(line.startswith("  (END, GSM-7,") for line in lines)
+    assert "  (session ended: dialling *1411# again)" in lines
+
+
+def test_a_run_written_by_someone_else_meanwhile_is_not_overwritten(app, db):
+    person = consented(Person(app))
+    person.sms("us")
+    mine, theirs = (FlowRun.get(FlowRun.contact == person.contact_id) for _ in range(2))
+    assert runs.save_run(theirs, state=theirs.state, status="active", expires_at=None)
+    assert not runs.save_run(mine, state={}, status="failed", expires_at=None)
+    assert FlowRun.get_by_id(mine.id).status == "active"
+
+
+def test_only_one_active_sms_run_per_contact_even_without_the_interrupt(app, db):
+    person = consented(Person(app))
+    person.sms("us")
+    with pytest.raises(peewee.IntegrityError), database.atomic():
+        runs.start_run(person.contact, "complaint", 1, "sms", interrupt=False)
+
+
+def test_a_message_that_loses_the_race_is_handled_again_from_fresh_rows(make_app, monkeypatch):
+    """Another process writes the run while this message is being handled (simulated by a context provider
+    that bumps the run's version once): the save is refused, and the message is handled again."""
+    app = make_app(flows={"paths": [str(FLOWS_DIR)]})
+    bumped = []
+
+    def other_process_writes(app, contact, run):
+        if run is not None and run.state and not bumped:
+            bumped.append(FlowRun.update(version=FlowRun.version + 1).where(FlowRun.id == run.id).execute())
+        return {}
+
+    monkeypatch.setitem(records.CONTEXT_PROVIDERS, "pick", other_process_writes)
+    person = consented(Person(app))
+    person.sms("pick")
+    assert person.sms("2") == ["Songoson: waste"]
+    assert bumped == [1]
+    with app.app_context(), database.connection_context():
+        run = FlowRun.get(FlowRun.contact == person.contact_id)
+        assert run.status == "completed" and run.version == 3  # started, answered, plus the other writer
+
+
+def doc_transcripts() -> list[tuple[str, list[str], str]]:
+    """(inputs, simulate arguments, expected transcript) for each example in docs/conversations.md."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "conversations.md").read_text(encoding="utf-8")
+    examples = re.findall(r"\$ printf '(.*?)' > \S+\n\$ gateway (simulate [^\n]*)\n(.*?)```", text, re.S)
+    return [(inputs.replace("\\n", "\n"), command.split()[:-2], expected) for inputs, command, expected in examples]
+
+
+@pytest.mark.parametrize(("inputs", "args", "expected"), doc_transcripts())
+def test_the_transcripts_in_the_docs_are_what_the_simulator_prints(tmp_path, monkeypatch, inputs, args, expected):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "input.txt").write_text(inputs, encoding="utf-8")
+    result = CliRunner().invoke(cli, [*args, "--script", "input.txt"])
+    assert result.exit_code == 0, result.output
+    assert result.output == expected

@@ -1,0 +1,182 @@
+"""The API: tokens and roles on every route, the four digest formats, CSV escaping, exports, the audit log."""
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+import time_machine
+from hypothesis import given
+from hypothesis import strategies as st
+
+from gateway.digests import FORMULA_STARTS, escape_cell, render_sms
+from storage import complaints, scorecards
+from storage.db import database
+from storage.models import ApiToken, AuditLog, Contact, FlowResult, FlowRun
+from storage.tokens import ROLES, revoke
+from tests.scorecards.conftest import bearer, new_round
+from tests.scorecards.test_digest import THIS_WEEK, score
+
+PUBLIC = {"/api/v1/openapi.json"}
+SAMPLE_ARGS = {"week": "2026-W47", "ref": "G-0001", "flow_id": "scorecard"}
+
+
+def api_routes(app):
+    for rule in app.url_map.iter_rules():
+        if rule.rule.startswith("/api/") and rule.rule not in PUBLIC:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                url = rule.rule
+                for name in rule.arguments:
+                    url = url.replace(f"<int:{name}>", "1").replace(f"<{name}>", SAMPLE_ARGS.get(name, "x"))
+                yield method, url, app.view_functions[rule.endpoint]
+
+
+def test_every_api_route_needs_a_token_and_the_right_role(app):
+    client = app.test_client()
+    tokens = {role: bearer(app, role) for role in ROLES}
+    revoked = bearer(app, "admin", "revoked admin")
+    with app.app_context(), database.connection_context():
+        revoke(ApiToken.get(ApiToken.name == "revoked admin").id)
+    routes = list(api_routes(app))
+    assert len(routes) >= 17
+    for method, url, view in routes:
+        required = getattr(view, "required_role", None)
+        assert required in ROLES, f"{method} {url} is not guarded by require_role"
+        for headers in ({}, {"Authorization": "Bearer nonsense"}, {"Authorization": "Basic abc"}, revoked):
+            response = client.open(url, method=method, headers=headers, json={})
+            assert response.status_code == 401, (method, url, headers)
+            assert response.json["error"] == "unauthorized"
+        for role in ROLES[:ROLES.index(required)]:
+            response = client.open(url, method=method, headers=tokens[role], json={})
+            assert response.status_code == 403, (method, url, role)
+            assert response.json["error"] == "forbidden" and required in response.json["detail"]
+        for role in ROLES[ROLES.index(required):]:  # the restricted queue may still say 403 to a plain cso
+            assert client.open(url, method=method, headers=tokens[role], json={}).status_code not in (401, 500)
+        allowed = client.open(url, method=method, headers=tokens["admin"], json={})
+        assert allowed.status_code not in (401, 403, 500), (method, url, allowed.status_code)
+
+
+def test_token_use_is_recorded_and_openapi_lists_roles(app):
+    client = app.test_client()
+    headers = bearer(app, "cso", "CSO Khoroo 7")
+    assert client.get("/api/v1/digests/2026-W47", headers=headers).status_code == 200
+    with app.app_context(), database.connection_context():
+        token = ApiToken.get(ApiToken.name == "CSO Khoroo 7")
+        assert token.last_used_at is not None and len(token.token_hash) == 64
+        assert headers["Authorization"].split()[1] not in token.token_hash
+        assert [(a.actor, a.action, a.target) for a in AuditLog.select()] == [
+            ("CSO Khoroo 7", "digest.read", "2026-W47.json")]
+    spec = client.get("/api/v1/openapi.json").json
+    assert spec["paths"]["/api/v1/digests/{week}"]["get"]["x-required-role"] == "cso"
+    assert spec["paths"]["/api/v1/rounds/{round_id}/open"]["post"]["x-required-role"] == "admin"
+
+
+@pytest.fixture
+def busy_week(app):
+    """A round with published and suppressed cells, an indicator text built to inject a formula, complaints."""
+    with time_machine.travel(THIS_WEEK, tick=False):
+        round_id = new_round(app, indicators=[{"code": "A", "mn": "=HYPERLINK(\"x\")", "en": "@SUM(1)"},
+                                              {"code": "B", "mn": "Хоол", "en": "+Food"}])
+        for n in range(6):
+            score(app, f"w{n}", round_id, "women", A=1 + n % 2, B=3)
+        score(app, "m0", round_id, "men", A=5, B=5)
+        with app.app_context(), database.connection_context():
+            for _ in range(3):
+                complaints.create_complaint(category="water", text="-closed kiosk", contact=None, anonymous=True,
+                                            due_days=30)
+            complaints.redact(complaints.find("G-0001"), "=cmd|' /C calc'!A0", "staff")
+            scorecards.add_action_item(scorecards.Round.get_by_id(round_id), "Fix the tap", "director", "KG16",
+                                       dt.date(2026, 11, 20), "A")
+    return round_id
+
+
+def test_digest_json_csv_html_and_sms(app, busy_week):
+    client, cso = app.test_client(), bearer(app, "cso")
+    data = client.get("/api/v1/digests/2026-W47", headers=cso).json
+    assert data["complaints"]["totals"] == {"new": 3, "resolved": 0, "overdue": 0}
+    assert data["complaints"]["oldest_open"][0]["text"] == "=cmd|' /C calc'!A0"  # redacted text only
+    assert data["complaints"]["oldest_open"][1]["text"] is None  # not redacted yet: no free text
+    assert data["action_items"][0]["action"] == "Fix the tap" and data["action_items"][0]["overdue"] is False
+
+    response = client.get("/api/v1/digests/2026-W47.csv", headers=cso)
+    assert response.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["indicator"], r["group"], r["n"]) for r in rows] == [
+        ("A", "men", "<5"), ("A", "women", "<5"), ("A", "all", "7"),
+        ("B", "men", "<5"), ("B", "women", "<5"), ("B", "all", "7")]
+    assert rows[2]["mean"] == "2.0" and rows[2]["gap"] == "" and rows[5]["mean"] == "3.29"
+    assert rows[0]["indicator_mn"] == "'=HYPERLINK(\"x\")" and rows[0]["indicator_en"] == "'@SUM(1)"
+    assert rows[3]["indicator_en"] == "'+Food"
+    assert all(not value.startswith(FORMULA_STARTS) for row in rows for value in row.values()
+               if not value.lstrip("-").replace(".", "").isdigit())
+
+    html = client.get("/api/v1/digests/2026-W47.html", headers=cso)
+    page = html.get_data(as_text=True)
+    assert html.mimetype == "text/html"
+    assert page.count("data:image/png;base64,") == 2 and "Weekly digest" in page and "Fix the tap" in page
+    assert "=cmd" in page and "-closed kiosk" not in page  # unredacted text never reaches the report
+
+    sms = client.get("/api/v1/digests/2026-W47.txt", headers=cso).get_data(as_text=True)
+    assert sms == render_sms(data)
+    assert sms.startswith("Doloo honogiin dun 2026-W47: 1 unelgee, 7 oroltsogch.")
+    assert "Gomdol: shine 3, shiidsen 0, hugatsaa hetersen 0." in sms
+    with app.app_context(), database.connection_context():
+        assert [a.target for a in AuditLog.select().order_by(AuditLog.id)] == [
+            "2026-W47.json", "2026-W47.csv", "2026-W47.html", "2026-W47.txt"]
+
+
+def test_bad_week_and_format_are_clear_errors(app):
+    client, cso = app.test_client(), bearer(app, "cso")
+    bad = client.get("/api/v1/digests/2026-W99", headers=cso)
+    assert bad.status_code == 400 and "week" in bad.json["detail"]
+    assert client.get("/api/v1/digests/2026-W47.xlsx", headers=cso).status_code == 404
+    assert client.get("/api/v1/digests/2026-W47?unit=NOPE", headers=cso).status_code == 404
+
+
+def test_sms_summary_fits_two_segments_however_long_the_agenda(app):
+    from flows.text import sms_size
+
+    sections = [{"service_point": {"code": f"KINDERGARTEN-{n:03}"}, "respondents": {"total": 40},
+                 "indicators": [{"code": c, "agenda": True, "overall": {"mean_pooled": 1.5}} for c in "ABCDEF"]}
+                for n in range(30)]
+    digest = {"week": "2026-W47", "scorecards": sections,
+              "complaints": {"totals": {"new": 120, "resolved": 33, "overdue": 9}}}
+    for language in ("mn", "en"):
+        text = render_sms(digest, language)
+        assert sms_size(text).encoding == "GSM-7" and sms_size(text).segments <= 2
+        assert "more" in text or "busad" in text
+
+
+@given(st.text(max_size=30))
+def test_csv_cells_never_start_a_formula(value):
+    escaped = escape_cell(value)
+    assert not escaped.startswith(FORMULA_STARTS)
+    assert escaped in (value, "'" + value)
+
+
+def test_round_export_streams_without_numbers_or_contact_ids(app, busy_week):
+    client, cso = app.test_client(), bearer(app, "cso")
+    response = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=2026-11-16&to=2026-11-22", headers=cso)
+    assert response.status_code == 200 and response.is_streamed
+    rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert len(rows) == 14 and set(rows[0]) == {"service_point", "admin_unit", "round", "indicator", "group", "score",
+                                                "channel", "scored_on"}
+    assert {r["group"] for r in rows} == {"merged"}  # the lone man, and women too (else men = all − women)
+    empty = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=2026-11-23", headers=cso)
+    assert empty.get_data(as_text=True).strip().count("\n") == 0
+    assert client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=yesterday", headers=cso).status_code == 400
+    assert client.get("/api/v1/exports/rounds/999.csv", headers=cso).status_code == 404
+    with app.app_context(), database.connection_context():
+        assert AuditLog.select().where(AuditLog.action == "export.round").count() == 2  # the 400 read nothing
+
+
+def test_flow_export_masks_numbers_in_free_text(app):
+    with app.app_context(), database.connection_context():
+        contact = Contact.create(key="k1")
+        run = FlowRun.create(contact=contact, flow_id="complaint", channel="sms")
+        FlowResult.create(run=run, name="description", value="call me on 99112233 =1+1")
+    response = app.test_client().get("/api/v1/exports/flows/complaint.csv", headers=bearer(app, "cso"))
+    text = response.get_data(as_text=True)
+    assert "99112233" not in text and "****2233" in text and "k1" not in text
+    assert "call me on ****2233 =1+1" in text
