@@ -17,16 +17,15 @@ from pathlib import Path
 from flask import Flask
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))  # the fake providers live with the tests
-
-from fakes import FakeAndroid  # noqa: E402
-from fakes.signing import ANDROID_KEY, ANDROID_LOGIN, ANDROID_PASSWORD  # noqa: E402
+sys.path.insert(0, str(ROOT))  # the fake providers live with the tests
 
 from gateway import broadcasts as bc  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 from gateway.scheduler import run_job  # noqa: E402
 from storage.db import database, utcnow  # noqa: E402
 from storage.models import AdminUnit, Message  # noqa: E402
+from tests.fakes import FakeAndroid  # noqa: E402
+from tests.fakes.signing import ANDROID_KEY, ANDROID_LOGIN, ANDROID_PASSWORD  # noqa: E402
 
 
 def make_app(folder: Path, fake: FakeAndroid, rate: float) -> Flask:

@@ -167,7 +167,7 @@ class Preview:
 
     def as_dict(self, app: Flask) -> dict:
         def local(value):
-            return to_local(app, value).isoformat() if value else None
+            return to_local(app, value).isoformat(timespec="seconds") if value else None
         return {"recipients": self.recipients, "channel": self.channel, "currency": self.currency,
                 "price_per_segment": self.price_per_segment, "send_at": local(self.send_at),
                 "held_until": local(self.held_until), "variants": self.variants, **self.options}
@@ -244,14 +244,13 @@ def enqueue(app: Flask, broadcast: store.Broadcast, progress: Callable[[int], No
     config = app.config["GATEWAY"]
     texts = variant_texts(broadcast.texts)
     chunk = config["broadcasts"]["chunk_size"]
-    not_before = quiet_until(app, now)
+    not_before, channel = quiet_until(app, now), bulk_channel(app)
     id_range = store.audience_id_range(broadcast.audience)
     if id_range is not None:
         for low in range(id_range[0], id_range[1] + 1, chunk):
             high = min(low + chunk - 1, id_range[1])
-            store.enqueue_chunk(broadcast, texts, bulk_channel(app), not_before,
-                                config["language"]["sms_script"], (low, high))
-            store.Broadcast.update(claimed_at=utcnow()).where(store.Broadcast.id == broadcast.id).execute()
+            store.enqueue_chunk(broadcast, texts, channel, not_before, config["language"]["sms_script"], (low, high))
+            store.renew_claim(broadcast)
             if progress:
                 progress(high - low + 1)
     store.finish(broadcast, holder)
@@ -280,4 +279,4 @@ def send_plain_broadcast(app: Flask, audience: list[str], text_mn: str, text_en:
         broadcast = create_broadcast(cleaned, texts, when, latin, created_by)
     if when <= utcnow():
         enqueue(app, broadcast, progress)
-    return store.Broadcast.get_by_id(broadcast.id)
+    return store.get_broadcast(broadcast.id)

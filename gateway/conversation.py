@@ -37,12 +37,12 @@ from storage.models import Contact, FlowRun, Message
 # Reserved words work in any state, before any flow. Only a message that is exactly one of these words counts,
 # so a complaint that starts "stop light broken" is still a complaint.
 RESERVED_WORDS: dict[str, tuple[str, ...]] = {
-    "stop": ("stop", "зогс", "zogs", "unsubscribe"),
+    "stop": ("stop", "зогс", "zogs"),
     "start": ("start", "эхлэх", "ehleh"),
     "help": ("help", "тусламж", "tuslamj"),
     "mn": ("mn", "мн", "монгол", "mongol"),
     "en": ("en", "english", "англи"),
-    "cyrl": ("kirill", "кирилл", "cyrillic"),
+    "cyrl": ("kirill", "кирилл"),
     "latn": ("latin", "латин"),
 }
 _RESERVED_INDEX = {normalize(word): name for name, words in RESERVED_WORDS.items() for word in words}

@@ -147,7 +147,7 @@ def send(app: Flask, broadcast: store.Broadcast) -> int | None:
     """Enqueue a broadcast; for a meeting's notice, reminder or correction also open the RSVP conversation."""
     count = bc.enqueue(app, broadcast)
     if count is not None and broadcast.purpose in store.RSVP_PURPOSES:
-        arm_rsvps(app, store.Broadcast.get_by_id(broadcast.id))
+        arm_rsvps(app, store.get_broadcast(broadcast.id))
     return count
 
 
@@ -172,7 +172,7 @@ def _stop_pending(meeting: store.Meeting, reason: str) -> None:
     """Cancel scheduled sends and whatever of earlier sends is still queued (it carries the old time)."""
     pending = store.scheduled_for_meeting(meeting)
     store.set_status([b.id for b in pending], "cancelled", reason, ("scheduled", "enqueuing"))
-    for broadcast in store.Broadcast.select().where(store.Broadcast.meeting == meeting):
+    for broadcast in store.meeting_sends(meeting):
         store.cancel_queued_for(broadcast, reason)
 
 
@@ -203,8 +203,7 @@ def cancel_meeting(app: Flask, meeting: store.Meeting, created_by: str = "cli") 
     if meeting.status == "cancelled":
         return meeting
     with store.write_transaction():
-        told = store.Broadcast.select().where((store.Broadcast.meeting == meeting)
-                                              & (store.Broadcast.status == "queued")).exists()
+        told = store.was_announced(meeting)
         _stop_pending(meeting, "meeting cancelled")
         meeting.status, meeting.updated_at = "cancelled", utcnow()
         meeting.save()
@@ -216,7 +215,7 @@ def cancel_meeting(app: Flask, meeting: store.Meeting, created_by: str = "cli") 
 
 
 def meeting_summary(app: Flask, meeting: store.Meeting) -> dict:
-    sends = store.Broadcast.select().where(store.Broadcast.meeting == meeting).order_by(store.Broadcast.send_at)
+    sends = store.meeting_sends(meeting)
     return {"id": meeting.id, "kind": meeting.kind, "status": meeting.status,
             "title": {"mn": meeting.title_mn, "en": meeting.title_en},
             "place": {"mn": meeting.place_mn, "en": meeting.place_en},

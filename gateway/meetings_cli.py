@@ -32,7 +32,8 @@ def echo_preview(app: Flask, view: bc.Preview) -> None:
                + (f"   (quiet hours: held until {data['held_until']})" if data["held_until"] else ""))
     for v in data["variants"]:
         if v["recipients"]:
-            click.echo(f"\n[{v['variant']}] {v['recipients']} people · {v['encoding']} · "
+            people = "person" if v["recipients"] == 1 else "people"
+            click.echo(f"\n[{v['variant']}] {v['recipients']} {people} · {v['encoding']} · "
                        f"{v['segments_per_message']} segment(s) each · {v['segments_total']} in total")
             click.echo(f"  {v['text']}")
     unit = f"{data['currency']} at {data['price_per_segment']:g}/segment on {data['channel']}"
@@ -66,7 +67,7 @@ def watch_sending(app: Flask, broadcast: store.Broadcast, poll: float = 1.0) -> 
 
 
 def echo_summary(app: Flask, broadcast: store.Broadcast) -> None:
-    summary = bc.broadcast_summary(app, store.Broadcast.get_by_id(broadcast.id))
+    summary = bc.broadcast_summary(app, store.get_broadcast(broadcast.id))
     counts = ", ".join(f"{k} {v}" for k, v in summary["messages"].items() if v)
     click.echo(f"broadcast {summary['id']}: {summary['status']}, {summary['recipients']} recipients"
                + (f" ({counts})" if counts else "") + (f"; note: {summary['note']}" if summary["note"] else ""))
@@ -121,7 +122,7 @@ def broadcasts_group() -> None:
 @with_app
 def broadcasts_list(app: Flask, limit: int) -> None:
     """List the latest broadcasts with their status."""
-    for broadcast in store.Broadcast.select().order_by(store.Broadcast.id.desc()).limit(limit):
+    for broadcast in store.latest_broadcasts(limit):
         click.echo(f"{broadcast.id:>5}  {bc.to_local(app, broadcast.send_at):%Y-%m-%d %H:%M}  {broadcast.purpose:12} "
                    f"{broadcast.status:10} {broadcast.recipients:>7}  {','.join(broadcast.audience)}")
 
@@ -132,7 +133,7 @@ def broadcasts_list(app: Flask, limit: int) -> None:
 @with_app
 def broadcasts_show(app: Flask, broadcast_id: int, wait: bool) -> None:
     """Show one broadcast's progress: messages by status."""
-    broadcast = store.Broadcast.get_or_none(store.Broadcast.id == broadcast_id)
+    broadcast = store.get_broadcast(broadcast_id)
     if broadcast is None:
         raise click.ClickException(f"no broadcast {broadcast_id}")
     if wait:
@@ -159,19 +160,26 @@ def meetings_group() -> None:
 @click.option("--reminders", help="Minutes before the start, comma-separated (default from config: 4320,120).")
 @click.option("--notice-at", help="Send the notice at this local time instead of now.")
 @click.option("--latin", is_flag=True, help="Send Mongolian in Latin letters.")
+@click.option("--dry-run", is_flag=True, help="Preview the notice and save nothing.")
 @with_app
 def meetings_add(app: Flask, title_mn, title_en, place_mn, place_en, at, audience, kind, reminders, notice_at,
-                 latin) -> None:
+                 latin, dry_run) -> None:
     """Create a meeting; its notice goes now (or at --notice-at) and reminders are planned."""
     try:
         minutes = [int(m) for m in reminders.split(",")] if reminders else None
     except ValueError:
         raise click.ClickException("--reminders must be whole minutes separated by commas, e.g. 4320,120") from None
     try:
-        meeting = meetings.create_meeting(
-            app, kind=kind, title_mn=title_mn, title_en=title_en, place_mn=place_mn, place_en=place_en,
-            starts_at=_time(app, at), audience=list(audience), reminder_minutes=minutes,
-            notice_at=_time(app, notice_at), latin=latin)
+        fields = dict(kind=kind, title_mn=title_mn, title_en=title_en, place_mn=place_mn, place_en=place_en,
+                      starts_at=_time(app, at), audience=list(audience), reminder_minutes=minutes,
+                      notice_at=_time(app, notice_at), latin=latin)
+        if dry_run:
+            clean = meetings.check_meeting(app, fields)
+            texts = meetings.preview_texts(app, clean, "notice")
+            echo_preview(app, bc.preview(app, clean["audience"], texts, latin, fields["notice_at"] or utcnow()))
+            click.echo("\ndry run: nothing was saved or queued")
+            return
+        meeting = meetings.create_meeting(app, **fields)
     except bc.BroadcastError as exc:
         raise _fail(exc) from None
     _echo_meeting(app, meeting)
@@ -182,17 +190,14 @@ def meetings_add(app: Flask, title_mn, title_en, place_mn, place_en, at, audienc
 @with_app
 def meetings_list(app: Flask, show_all: bool) -> None:
     """List upcoming meetings with their RSVP tally."""
-    query = store.Meeting.select().order_by(store.Meeting.starts_at)
-    if not show_all:
-        query = query.where((store.Meeting.starts_at >= utcnow()) & (store.Meeting.status == "scheduled"))
-    for meeting in query:
+    for meeting in store.meetings_list(utcnow(), show_all):
         tally = store.meeting_tally(meeting)
         click.echo(f"{meeting.id:>4}  {bc.to_local(app, meeting.starts_at):%Y-%m-%d %H:%M}  {meeting.status:9}  "
                    f"{meeting.title_mn}  yes {tally['yes']} · no {tally['no']} · questions {tally['questions']}")
 
 
 def _meeting_or_fail(meeting_id: int) -> store.Meeting:
-    meeting = store.Meeting.get_or_none(store.Meeting.id == meeting_id)
+    meeting = store.get_meeting(meeting_id)
     if meeting is None:
         raise click.ClickException(f"no meeting {meeting_id}")
     return meeting
@@ -218,7 +223,7 @@ def meetings_show(app: Flask, meeting_id: int, questions: bool) -> None:
     meeting = _meeting_or_fail(meeting_id)
     _echo_meeting(app, meeting)
     if questions:
-        for question in meeting.questions.order_by(store.MeetingQuestion.id):
+        for question in store.questions_of(meeting):
             click.echo(f"  ? {bc.to_local(app, question.created_at):%m-%d %H:%M}  {question.text}")
 
 

@@ -17,7 +17,17 @@ from urllib.parse import parse_qsl
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
-from gateway.channels.base import BadRequest, Channel, OptOut, Reply, Seen, SessionEnded, enabled_channels, get_channel
+from gateway.channels.base import (
+    BadRequest,
+    Channel,
+    OptOut,
+    Reply,
+    Seen,
+    SessionEnded,
+    Unroutable,
+    enabled_channels,
+    get_channel,
+)
 from gateway.health import add_health_check
 from gateway.logs import log_event
 from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
@@ -83,6 +93,7 @@ def handle(channel_name: str, action: str) -> Response:
                       remote=request.remote_addr)
             return _error(403, "request could not be verified")
         events = channel.parse(action, request, form)
+        _refuse_nul(events)
     except BadRequest as exc:
         return _error(400, str(exc))
     reply = None
@@ -115,6 +126,13 @@ def _form(raw: bytes) -> MultiDict:
         raise BadRequest("form body could not be decoded as UTF-8") from None
 
 
+def _refuse_nul(events: list) -> None:
+    """PostgreSQL text cannot hold U+0000, so such a message could not be stored exactly as received: refuse it."""
+    for event in events:
+        if "\x00" in (getattr(event, "text", "") or ""):
+            raise BadRequest("field 'text' contains a NUL character")
+
+
 def _error(status: int, detail: str) -> Response:
     response = jsonify(error={400: "Bad Request", 403: "Forbidden", 404: "Not Found"}[status], detail=detail)
     response.status_code = status
@@ -132,6 +150,8 @@ def _apply(channel: Channel, action: str, event) -> Reply | None:
         store.mark_seen(event.channel, event.at, event.health)
     elif isinstance(event, OptOut):
         _provider_opt_out(event.phone, None)
+    elif isinstance(event, Unroutable):
+        _unroutable(event)
     elif isinstance(event, SessionEnded):
         log_event("ussd.session_ended", channel=event.channel, session=event.session_id, status=event.status,
                   error=event.error)
@@ -163,6 +183,16 @@ def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
         return reply
     except Exception:
         return _record_failure(channel, "sms", contact, sms.provider_id, sms.text, "sms", None)
+
+
+def _unroutable(event: Unroutable) -> None:
+    """Kept with no contact and never answered; a redelivery is recognised by its id."""
+    if event.provider_id and store.inbound_by_provider_id(event.channel, event.provider_id):
+        return
+    store.create_inbound(contact=None, channel=event.channel, kind="sms", provider_id=event.provider_id,
+                         text=event.text, text_norm=_normalize(event.text), status="ignored",
+                         last_error=f"sender is not a phone number: {event.sender[:20]}")
+    log_event("sms.unroutable", channel=event.channel)
 
 
 def _earlier_sms(contact: Contact, sms: InboundSms) -> Message | None:

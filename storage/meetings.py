@@ -356,6 +356,43 @@ def unarmed_meeting_sends() -> list[Broadcast]:
                                          & Broadcast.purpose.in_(RSVP_PURPOSES)))
 
 
+def renew_claim(broadcast: Broadcast) -> None:
+    Broadcast.update(claimed_at=utcnow()).where(Broadcast.id == broadcast.id).execute()
+
+
+def get_broadcast(broadcast_id: int) -> Broadcast | None:
+    return Broadcast.get_or_none(Broadcast.id == broadcast_id)
+
+
+def latest_broadcasts(limit: int) -> list[Broadcast]:
+    return list(Broadcast.select().order_by(Broadcast.id.desc()).limit(limit))
+
+
+def meeting_sends(meeting: Meeting) -> list[Broadcast]:
+    return list(Broadcast.select().where(Broadcast.meeting == meeting).order_by(Broadcast.send_at, Broadcast.id))
+
+
+def was_announced(meeting: Meeting) -> bool:
+    """Whether any send of this meeting has been queued (so people know of it)."""
+    return Broadcast.select().where((Broadcast.meeting == meeting) & (Broadcast.status == "queued")).exists()
+
+
+def get_meeting(meeting_id: int) -> Meeting | None:
+    return Meeting.get_or_none(Meeting.id == meeting_id)
+
+
+def meetings_list(now: dt.datetime, include_past: bool, limit: int = 500) -> list[Meeting]:
+    """Meetings by start time: upcoming and not cancelled, or every one."""
+    query = Meeting.select().order_by(Meeting.starts_at, Meeting.id)
+    if not include_past:
+        query = query.where((Meeting.starts_at >= now) & (Meeting.status == "scheduled"))
+    return list(query.limit(limit))
+
+
+def questions_of(meeting: Meeting) -> list[MeetingQuestion]:
+    return list(MeetingQuestion.select().where(MeetingQuestion.meeting == meeting).order_by(MeetingQuestion.id))
+
+
 # ---- progress, tallies, RSVPs -----------------------------------------------------------------------------
 
 

@@ -39,7 +39,7 @@ class Round(BaseModel):
 
 
 class Indicator(BaseModel):
-    round = pw.ForeignKeyField(Round, backref="indicators", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="indicators", on_delete="CASCADE", index=False)
     code = pw.CharField()  # A, B, C…: stable across rounds so they can be compared
     position = pw.IntegerField(default=0)
     text_mn = pw.TextField()
@@ -63,7 +63,7 @@ class ProviderSelfScore(BaseModel):
 class Respondent(BaseModel):
     """A contact's self-declared group in one round (the latest answer wins)."""
 
-    round = pw.ForeignKeyField(Round, backref="respondents", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="respondents", on_delete="CASCADE", index=False)
     contact = pw.ForeignKeyField(Contact, backref="rounds", on_delete="CASCADE")
     group = pw.CharField(default="unspecified")
     created_at = pw.DateTimeField(default=utcnow)  # first scores: counts respondents "as of" a date
@@ -74,12 +74,12 @@ class Respondent(BaseModel):
 
 
 class Score(BaseModel):
-    round = pw.ForeignKeyField(Round, backref="scores", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="scores", on_delete="CASCADE", index=False)  # leads the unique index
     indicator = pw.ForeignKeyField(Indicator, backref="scores", on_delete="CASCADE")
     contact = pw.ForeignKeyField(Contact, backref="scores", on_delete="CASCADE")
     score = pw.SmallIntegerField()
     channel = pw.CharField(default="sms")  # sms | ussd | paper
-    scored_at = pw.DateTimeField(default=utcnow, index=True)
+    scored_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("round", "indicator", "contact"), True),)
@@ -126,11 +126,14 @@ def create_round(service_point: ServicePoint, indicators: list[dict], *, min_cel
                  meeting_at: dt.datetime | None = None, meeting_place_mn: str | None = None,
                  meeting_place_en: str | None = None) -> Round:
     """A draft round numbered after the service point's latest round, which becomes its `previous`."""
+    indicators = [_checked_indicator(number, item) for number, item in enumerate(indicators or [], 1)]
     if not indicators:
         raise RoundError("a round needs at least one indicator")
-    codes = [str(item["code"]).strip().upper() for item in indicators]
+    codes = [item["code"] for item in indicators]
     if len(set(codes)) != len(codes):
         raise RoundError(f"indicator codes must be unique: {', '.join(codes)}")
+    if not isinstance(min_cell, int) or isinstance(min_cell, bool) or not 1 <= min_cell <= MAX_MIN_CELL:
+        raise RoundError(f"min_cell must be a whole number from 1 to {MAX_MIN_CELL}")
     previous = (Round.select().where(Round.service_point == service_point)
                 .order_by(Round.number.desc()).first())
     with database.atomic():
@@ -138,12 +141,50 @@ def create_round(service_point: ServicePoint, indicators: list[dict], *, min_cel
                               previous=previous, min_cell=min_cell, opens_on=opens_on, closes_on=closes_on,
                               meeting_at=meeting_at, meeting_place_mn=meeting_place_mn,
                               meeting_place_en=meeting_place_en)
-        for position, (code, item) in enumerate(zip(codes, indicators, strict=True)):
-            indicator = Indicator.create(round=round_, code=code, position=position, text_mn=item["mn"],
-                                         text_en=item["en"], text_latn=item.get("latn") or None)
-            if item.get("provider_score") not in (None, ""):
-                ProviderSelfScore.create(round=round_, indicator=indicator, score=float(item["provider_score"]))
+        for position, item in enumerate(indicators):
+            indicator = Indicator.create(round=round_, code=item["code"], position=position, text_mn=item["mn"],
+                                         text_en=item["en"], text_latn=item["latn"])
+            if item["provider_score"] is not None:
+                ProviderSelfScore.create(round=round_, indicator=indicator, score=item["provider_score"])
     return round_
+
+
+MAX_MIN_CELL = 1000
+MAX_TEXT = 500
+
+
+def _checked_indicator(number: int, item: object) -> dict:
+    """{code, mn, en, latn, provider_score} with the types checked, or RoundError saying what is wrong."""
+    if not isinstance(item, dict):
+        raise RoundError(f"indicator {number} must be a mapping with code, mn and en")
+    texts = {}
+    for name in ("code", "mn", "en", "latn"):
+        value = item.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and name == "code":
+            value = str(value)
+        if value is None or value == "":
+            if name != "latn":
+                raise RoundError(f"indicator {number} is missing '{name}'")
+            value = None
+        elif not isinstance(value, str) or len(value) > MAX_TEXT:
+            raise RoundError(f"indicator {number}: '{name}' must be text of at most {MAX_TEXT} characters")
+        texts[name] = value.strip() if value else None
+    texts["code"] = texts["code"].upper()
+    if len(texts["code"]) > 8:
+        raise RoundError(f"indicator {number}: the code must be short, like A, B or C")
+    return {**texts, "provider_score": _provider_score(number, item.get("provider_score"))}
+
+
+def _provider_score(number: int, value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        score = float(value) if not isinstance(value, bool) and isinstance(value, int | float | str) else None
+    except ValueError:
+        score = None
+    if score is None or not 1 <= score <= 5:
+        raise RoundError(f"indicator {number}: provider_score must be a number from 1 to 5")
+    return score
 
 
 def set_status(round_: Round, status: str) -> Round:
@@ -205,6 +246,11 @@ def record_scores(round_: Round, contact: Contact, group: str | None, scores: di
 
 def add_action_item(round_: Round, action: str, owner_role: str, owner_org: str, due_on: dt.date,
                     indicator_code: str | None = None) -> ActionItem:
+    for name, value in (("action", action), ("owner_role", owner_role), ("owner_org", owner_org)):
+        if not isinstance(value, str) or not value.strip() or len(value) > MAX_TEXT:
+            raise RoundError(f"{name} must be text of at most {MAX_TEXT} characters")
+    if indicator_code is not None and not isinstance(indicator_code, str):
+        raise RoundError("indicator must be an indicator code such as A")
     indicator = Indicator.get_or_none((Indicator.round == round_) & (Indicator.code == indicator_code)) \
         if indicator_code else None
     return ActionItem.create(round=round_, indicator=indicator, action=action, owner_role=owner_role,
@@ -214,6 +260,8 @@ def add_action_item(round_: Round, action: str, owner_role: str, owner_org: str,
 def update_action_item(item: ActionItem, status: str, note: str | None, actor: str) -> ActionItem:
     if status not in ACTION_STATUSES:
         raise RoundError(f"status must be one of {', '.join(ACTION_STATUSES)}")
+    if note is not None and (not isinstance(note, str) or len(note) > MAX_TEXT):
+        raise RoundError(f"note must be text of at most {MAX_TEXT} characters")
     with database.atomic():
         item.status = status
         item.save()
@@ -266,8 +314,12 @@ def update_round(round_: Round, **changes) -> Round:
     unknown = set(changes) - set(EDITABLE)
     if unknown:
         raise RoundError(f"cannot change {', '.join(sorted(unknown))}; editable: {', '.join(EDITABLE)}")
-    if "min_cell" in changes and (not isinstance(changes["min_cell"], int) or changes["min_cell"] < 1):
-        raise RoundError("min_cell must be a whole number of at least 1")
+    value = changes.get("min_cell", 1)
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= MAX_MIN_CELL:
+        raise RoundError(f"min_cell must be a whole number from 1 to {MAX_MIN_CELL}")
+    for name in ("meeting_place_mn", "meeting_place_en"):
+        if changes.get(name) is not None and (not isinstance(changes[name], str) or len(changes[name]) > MAX_TEXT):
+            raise RoundError(f"{name} must be text of at most {MAX_TEXT} characters")
     for name, value in changes.items():
         setattr(round_, name, value)
     round_.save()

@@ -37,7 +37,7 @@ def create_broadcast():
 @require_role("staff")
 def show_broadcast(broadcast_id: int):
     """A broadcast's status and progress: messages queued, sending, sent, delivered, failed, cancelled."""
-    broadcast = store.Broadcast.get_or_none(store.Broadcast.id == broadcast_id)
+    broadcast = store.get_broadcast(broadcast_id)
     if broadcast is None:
         return jsonify(error="not_found", detail=f"no broadcast {broadcast_id}"), 404
     return jsonify(bc.broadcast_summary(current_app, broadcast))

@@ -101,14 +101,13 @@ def create_meeting():
 @require_role("staff")
 def list_meetings():
     """Upcoming meetings (?all=1 for every meeting), newest start last, with tallies."""
-    query = store.Meeting.select().order_by(store.Meeting.starts_at)
-    if request.args.get("all") not in ("1", "true", "yes"):
-        query = query.where((store.Meeting.starts_at >= utcnow()) & (store.Meeting.status == "scheduled"))
-    return jsonify(meetings=[meetings.meeting_summary(current_app, m) for m in query.limit(500)])
+    include_past = request.args.get("all") in ("1", "true", "yes")
+    return jsonify(meetings=[meetings.meeting_summary(current_app, m)
+                             for m in store.meetings_list(utcnow(), include_past)])
 
 
 def _meeting_or_404(meeting_id: int):
-    meeting = store.Meeting.get_or_none(store.Meeting.id == meeting_id)
+    meeting = store.get_meeting(meeting_id)
     if meeting is None:
         return None, (jsonify(error="not_found", detail=f"no meeting {meeting_id}"), 404)
     return meeting, None
@@ -123,7 +122,7 @@ def show_meeting(meeting_id: int):
         return error
     summary = meetings.meeting_summary(current_app, meeting)
     summary["questions"] = [{"text": q.text, "at": bc.to_local(current_app, q.created_at).isoformat()}
-                            for q in meeting.questions.order_by(store.MeetingQuestion.id)]
+                            for q in store.questions_of(meeting)]
     return jsonify(summary)
 
 
@@ -149,4 +148,4 @@ def change_meeting(meeting_id: int):
     except (BadBody, bc.BroadcastError) as exc:
         return bad_request(exc)
     tokens.audit(action, f"meeting:{meeting.id}", token=g.api_token)
-    return jsonify(meetings.meeting_summary(current_app, store.Meeting.get_by_id(meeting.id)))
+    return jsonify(meetings.meeting_summary(current_app, store.get_meeting(meeting.id)))

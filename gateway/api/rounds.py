@@ -32,15 +32,17 @@ def create_round():
     body = _body()
     sp = body.get("service_point")
     if isinstance(sp, dict):
-        point = store.service_point(str(sp.get("code", "")), admin_unit_code=sp.get("admin_unit"),
-                                    kind=sp.get("kind"), name_mn=sp.get("name_mn"), name_en=sp.get("name_en"))
+        fields = {k: sp.get(k) for k in ("code", "admin_unit", "kind", "name_mn", "name_en")}
+        if not all(isinstance(v, str) for k, v in fields.items() if v is not None or k == "code"):
+            abort(400, description="'service_point' fields must be text")
+        point = store.service_point(fields["code"], admin_unit_code=fields["admin_unit"], kind=fields["kind"],
+                                    name_mn=fields["name_mn"], name_en=fields["name_en"])
     elif isinstance(sp, str) and sp:
         point = store.service_point(sp)
     else:
         abort(400, description="'service_point' is required: a code, or {code, admin_unit, kind, name_mn, name_en}")
     indicators = body.get("indicators")
-    if not isinstance(indicators, list) or not all(isinstance(i, dict) and {"code", "mn", "en"} <= set(i)
-                                                   for i in indicators):
+    if not isinstance(indicators, list):
         abort(400, description="'indicators' must be a list of {code, mn, en, latn?, provider_score?}")
     round_ = store.create_round(point, indicators, min_cell=_min_cell(body.get("min_cell", 5)),
                                 **_round_fields(body, exclude=("min_cell",)))
@@ -92,8 +94,8 @@ def add_action_item(round_id: int):
     missing = [k for k in ("action", "owner_role", "owner_org", "due_on") if not body.get(k)]
     if missing:
         abort(400, description=f"missing: {', '.join(missing)}")
-    item = store.add_action_item(_round(round_id), str(body["action"]), str(body["owner_role"]),
-                                 str(body["owner_org"]), _date("due_on", body["due_on"]), body.get("indicator"))
+    item = store.add_action_item(_round(round_id), body["action"], body["owner_role"], body["owner_org"],
+                                 _date("due_on", body["due_on"]), body.get("indicator"))
     return jsonify(id=item.id, status=item.status, due_on=item.due_on.isoformat()), 201
 
 
@@ -119,8 +121,8 @@ def _body() -> dict:
 
 
 def _min_cell(value) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        abort(400, description="'min_cell' must be a whole number of at least 1")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= store.MAX_MIN_CELL:
+        abort(400, description=f"'min_cell' must be a whole number from 1 to {store.MAX_MIN_CELL}")
     return value
 
 

@@ -53,7 +53,8 @@ class AfricasTalking(Channel):
         token = self.settings.get("webhook_token") or ""
         given = request.args.get("token", "")
         allowed = self.settings.get("allow_ips") or []
-        if allowed and request.remote_addr not in allowed:
+        source = request.access_route[0] if self.config.get("trust_proxy_headers") else request.remote_addr
+        if allowed and source not in allowed:
             return False
         return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 

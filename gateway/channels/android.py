@@ -20,9 +20,10 @@ from android_sms_gateway.http import RequestsHttpClient
 from flask import Request
 from werkzeug.datastructures import MultiDict
 
-from gateway.channels.base import BadRequest, Channel, Event, Seen, SendError, SendResult, phone, require
+from gateway.channels.base import BadRequest, Channel, Event, Seen, SendError, SendResult, Unroutable, require
 from gateway.messages import InboundSms, StatusReport
 from storage.db import utcnow
+from storage.phones import InvalidPhoneNumber, normalize_phone
 
 DEFAULT_BASE_URL = "https://api.sms-gate.app/3rdparty/v1"
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -79,11 +80,15 @@ class Android(Channel):
             return [seen, StatusReport(self.name, message_id, STATUS_EVENTS[event], error=payload.get("reason"))]
         return [seen]  # system:ping and events we do not use (mms:received…) are accepted
 
-    def _inbound(self, envelope_id: str, payload: dict, device_id: str | None) -> InboundSms:
+    def _inbound(self, envelope_id: str, payload: dict, device_id: str | None) -> InboundSms | Unroutable:
         text, number = require(payload, "message", "phoneNumber")
+        try:
+            sender = normalize_phone(str(number), self.config["default_region"])
+        except InvalidPhoneNumber:  # operator notices come from short codes; a 400 would make the app retry for days
+            return Unroutable(self.name, str(envelope_id), str(number), text)
         extra = {"simNumber": payload.get("simNumber"), "receivedAt": payload.get("receivedAt"), "deviceId": device_id}
-        return InboundSms(self.name, str(envelope_id), phone(number, "phoneNumber", self.config["default_region"]),
-                          text, utcnow(), extra={k: v for k, v in extra.items() if v is not None})
+        return InboundSms(self.name, str(envelope_id), sender, text, utcnow(),
+                          extra={k: v for k, v in extra.items() if v is not None})
 
     # -- outbound -------------------------------------------------------------------------------------------
     def client(self) -> android_client.APIClient:

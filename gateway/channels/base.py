@@ -58,6 +58,16 @@ class Seen:
 
 
 @dataclass(frozen=True)
+class Unroutable:
+    """An SMS from a sender that is not a phone number (an operator's short code or name): kept, not answered."""
+
+    channel: str
+    provider_id: str | None
+    sender: str
+    text: str
+
+
+@dataclass(frozen=True)
 class OptOut:
     """A provider's own opt-out notification (AT bulk SMS opt-out callback)."""
 
@@ -75,7 +85,7 @@ class SessionEnded:
     error: str | None = None
 
 
-Event = InboundSms | UssdHop | StatusReport | Seen | OptOut | SessionEnded
+Event = InboundSms | UssdHop | StatusReport | Seen | OptOut | SessionEnded | Unroutable
 
 
 @dataclass(frozen=True)

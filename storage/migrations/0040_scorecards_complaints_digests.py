@@ -40,7 +40,7 @@ class Round(BaseModel):
 
 
 class Indicator(BaseModel):
-    round = pw.ForeignKeyField(Round, backref="indicators", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="indicators", on_delete="CASCADE", index=False)
     code = pw.CharField()  # A, B, C…: stable across rounds so they can be compared
     position = pw.IntegerField(default=0)
     text_mn = pw.TextField()
@@ -64,7 +64,7 @@ class ProviderSelfScore(BaseModel):
 class Respondent(BaseModel):
     """A contact's self-declared group in one round (the latest answer wins)."""
 
-    round = pw.ForeignKeyField(Round, backref="respondents", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="respondents", on_delete="CASCADE", index=False)
     contact = pw.ForeignKeyField(Contact, backref="rounds", on_delete="CASCADE")
     group = pw.CharField(default="unspecified")
     created_at = pw.DateTimeField(default=utcnow)  # first scores: counts respondents "as of" a date
@@ -75,12 +75,12 @@ class Respondent(BaseModel):
 
 
 class Score(BaseModel):
-    round = pw.ForeignKeyField(Round, backref="scores", on_delete="CASCADE")
+    round = pw.ForeignKeyField(Round, backref="scores", on_delete="CASCADE", index=False)  # leads the unique index
     indicator = pw.ForeignKeyField(Indicator, backref="scores", on_delete="CASCADE")
     contact = pw.ForeignKeyField(Contact, backref="scores", on_delete="CASCADE")
     score = pw.SmallIntegerField()
     channel = pw.CharField(default="sms")  # sms | ussd | paper
-    scored_at = pw.DateTimeField(default=utcnow, index=True)
+    scored_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("round", "indicator", "contact"), True),)

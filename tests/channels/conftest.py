@@ -5,8 +5,9 @@ import sys
 import types
 
 import pytest
-from fakes import FakeAfricasTalking, FakeAndroid, FakeTwilio
-from fakes.signing import (
+
+from tests.fakes import FakeAfricasTalking, FakeAndroid, FakeTwilio
+from tests.fakes.signing import (
     ANDROID_KEY,
     ANDROID_LOGIN,
     ANDROID_PASSWORD,

@@ -5,11 +5,10 @@ import itertools
 import threading
 import time
 
-from fakes.signing import at_post
-from test_channels_inbound import AT_SMS
-
 from storage.db import database
 from storage.models import Message
+from tests.channels.test_channels_inbound import AT_SMS
+from tests.fakes.signing import at_post
 
 
 def post_together(app, bodies: list[str]) -> list[int]:

@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes.signing import android_post, at_post
-from test_channels_inbound import ANDROID_RECEIVED, AT_USSD_FIRST
 
 from gateway.outbox import dispatch
 from storage.db import database
 from storage.models import Contact, Message
+from tests.channels.test_channels_inbound import ANDROID_RECEIVED, AT_USSD_FIRST
+from tests.fakes.signing import android_post, at_post
 
 
 @pytest.fixture

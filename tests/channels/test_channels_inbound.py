@@ -5,9 +5,9 @@ import datetime as dt
 
 import pytest
 import time_machine
-from fakes.signing import android_post, at_post, twilio_post
 
 from storage.models import Contact, Message, PhoneNumber
+from tests.fakes.signing import android_post, at_post, twilio_post
 
 # protocols.md §2.4 (courier fixture, both date formats) — the number made Mongolian, since +254 is AT's own test.
 AT_SMS = ("linkId=03090445075804249226&text=Msg&to=21512&id=ec9adc86-51d5-4bc8-8eb0-d8ab0bb53dc3"
@@ -154,3 +154,16 @@ def test_contact_is_created_once_per_number(channel_app, stand_in_conversation):
     with channel_app.app_context():
         assert Contact.select().count() == 1
         assert len(inbound(None)) == 2
+
+
+def test_android_sms_from_a_short_code_is_kept_unanswered_not_refused(channel_app, stand_in_conversation):
+    client = channel_app.test_client()
+    notice = {**ANDROID_RECEIVED, "id": "op-1", "payload": {**ANDROID_RECEIVED["payload"], "phoneNumber": "1411",
+                                                            "message": "Tany dansny uldegdel 500 tugrug"}}
+    assert android_post(client, notice).status_code == 200
+    assert android_post(client, notice).status_code == 200  # the app's retry
+    assert stand_in_conversation.calls == []
+    with channel_app.app_context():
+        [row] = inbound(None)
+        assert (row.status, row.contact_id, row.text) == ("ignored", None, "Tany dansny uldegdel 500 tugrug")
+        assert outbound(None) == []

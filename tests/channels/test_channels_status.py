@@ -2,12 +2,12 @@
 from __future__ import annotations
 
 import pytest
-from fakes.signing import android_post, at_post, twilio_post
 
 from gateway.outbox import dispatch, enqueue
 from storage.contacts import contact_for_number
 from storage.db import database
 from storage.models import Contact, Message
+from tests.fakes.signing import android_post, at_post, twilio_post
 
 NUMBER = "+97699112233"
 

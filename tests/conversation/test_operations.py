@@ -4,6 +4,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import threading
 from pathlib import Path
 
 import peewee
@@ -195,3 +196,47 @@ def test_the_transcripts_in_the_docs_are_what_the_simulator_prints(tmp_path, mon
     result = CliRunner().invoke(cli, [*args, "--script", "input.txt"])
     assert result.exit_code == 0, result.output
     assert result.output == expected
+
+
+
+def concurrently(app, person, texts):
+    """Send `texts` from one person at the same moment, each from its own thread and connection (no webhook
+    lock in front, so only the conversation layer's own guards keep the state consistent)."""
+    barrier, replies, errors = threading.Barrier(len(texts)), {}, []
+
+    def send(text):
+        try:
+            barrier.wait()
+            replies[text] = person.sms(text)
+        except Exception as exc:  # surfaced below: a thread's exception would otherwise vanish
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=(text,)) for text in texts]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    return replies
+
+
+def test_two_starts_at_once_leave_one_active_run(app):
+    person = consented(Person(app))
+    replies = concurrently(app, person, ["us", "gomdol"])
+    assert all(replies.values())
+    assert run_statuses(app, person).count("active") == 1
+
+
+def test_two_answers_at_once_are_both_applied_in_turn(app):
+    person = consented(Person(app))
+    person.sms("us")
+    with app.app_context(), database.connection_context():
+        before = FlowRun.get(FlowRun.contact == person.contact_id).version
+    concurrently(app, person, ["2", "3"])
+    with app.app_context(), database.connection_context():
+        run = FlowRun.get(FlowRun.contact == person.contact_id)
+    assert run.version == before + 2
+    # "2" (closed) always counts; "3" either came first (rejected: a menu question) or answered the hours
+    results = run.state["results"]
+    assert results["open_today"]["value"] == "closed"
+    assert (run.state["step"], results.get("hours_closed", {}).get("value")) in (("rating", 3), ("hours_closed", None))

@@ -177,4 +177,5 @@ def test_any_keypresses_give_a_screen_that_fits_or_an_end(app, presses):
         assert screen.text and ussd_fits(screen.text), screen.text
     with app.app_context(), database.connection_context():
         session = UssdSession.get(UssdSession.session_key == person.session)
-        assert session.consumed == len(person.inputs)
+        history = "*".join(person.inputs)  # AT cannot tell one empty input from none: both are ""
+        assert session.consumed == (len(history.split("*")) if history else 0)

@@ -1,55 +1,10 @@
 """Fixtures for the flows package: the bundled flows, a small admin-unit tree and a context factory."""
 from __future__ import annotations
 
-import sys
-from datetime import UTC, datetime
-from pathlib import Path
-
 import pytest
 
-# pytest puts tests/ on sys.path (tests/ has no __init__.py), where this folder would pass for an empty
-# namespace package called "flows". Make sure the real package at the repository root wins.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
-if "flows" in sys.modules and getattr(sys.modules["flows"], "__file__", None) is None:
-    for _name in [name for name in sys.modules if name == "flows" or name.startswith("flows.")]:
-        del sys.modules[_name]
-
-from flows import AdminCatalog, Context, load_flows, resume, start  # noqa: E402
-
-FIXTURES = Path(__file__).parent / "fixtures"
-NOW = datetime(2026, 6, 1, 10, 0, tzinfo=UTC)
-
-UNITS = [
-    {"code": "UB", "kind": "capital", "parent": None, "name_mn": "Улаанбаатар", "name_latn": "Ulaanbaatar",
-     "name_en": "Ulaanbaatar"},
-    {"code": "SKhD", "kind": "district", "parent": "UB", "name_mn": "Сонгинохайрхан дүүрэг",
-     "name_latn": "Songinokhairkhan düüreg", "name_en": "Songinokhairkhan district"},
-    {"code": "BGD", "kind": "district", "parent": "UB", "name_mn": "Баянгол дүүрэг",
-     "name_latn": "Bayangol düüreg", "name_en": "Bayangol district"},
-    {"code": "ZA", "kind": "aimag", "parent": None, "name_mn": "Завхан аймаг", "name_latn": "Zavkhan aimag",
-     "name_en": "Zavkhan aimag"},
-    {"code": "ZA-TES", "kind": "soum", "parent": "ZA", "name_mn": "Тэс сум", "name_latn": "Tes sum",
-     "name_en": "Tes soum"},
-    {"code": "ZA-ULS", "kind": "soum", "parent": "ZA", "name_mn": "Улиастай сум", "name_latn": "Uliastai sum",
-     "name_en": "Uliastai soum"},
-] + [
-    {"code": f"SKhD-{n:02d}", "kind": "khoroo", "parent": "SKhD", "name_mn": f"Сонгинохайрхан дүүргийн {n}-р хороо",
-     "name_latn": f"Songinokhairkhan {n}-r khoroo", "name_en": f"Songinokhairkhan khoroo {n}"} for n in range(1, 33)
-] + [
-    {"code": f"BGD-{n:02d}", "kind": "khoroo", "parent": "BGD", "name_mn": f"Баянгол дүүргийн {n}-р хороо",
-     "name_latn": f"Bayangol {n}-r khoroo", "name_en": f"Bayangol khoroo {n}"} for n in range(1, 5)
-]
-
-INDICATORS = [
-    {"code": "A", "mn": "Багш нар хүүхдэд эелдэг хандадаг уу?", "en": "Are teachers courteous to children?"},
-    {"code": "B", "mn": "Хоол хангалттай юу?", "en": "Is there enough food?", "latn": "Hool hangalttai yu?"},
-]
-ROUND_KG = {"key": "kg16", "mn": "16-р цэцэрлэг", "en": "Kindergarten 16", "indicators": INDICATORS,
-            "meeting": {"date": "2026-06-20", "place": "хорооны байр"}}
-ROUND_FHC = {"key": "fhc7", "mn": "7-р хорооны ӨЭМТ", "en": "Khoroo 7 health centre",
-             "indicators": [{"code": "Q1", "mn": "Эмч хүлээлтгүй үзүүлдэг үү?", "en": "Are waits short?"}]}
+from flows import AdminCatalog, Context, load_flows
+from tests.flows.flows_support import NOW, UNITS
 
 
 @pytest.fixture(scope="session")
@@ -69,11 +24,3 @@ def make_ctx(catalog):
     def make(channel="sms", language="mn", script="cyrl", **vars):
         return Context(channel, language, script, NOW, vars, catalog)
     return make
-
-
-def converse(flow, ctx, inputs):
-    """Start a run and feed it inputs; returns the list of outcomes (the first is the start)."""
-    outcomes = [start(flow, ctx)]
-    for text in inputs:
-        outcomes.append(resume(flow, outcomes[-1].state, text, ctx))
-    return outcomes

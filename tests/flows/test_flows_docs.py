@@ -3,10 +3,10 @@ import re
 from pathlib import Path
 
 import pytest
-from conftest import converse
 
 from flows import load_flow_text
 from flows.loader import load_flow_text_with_issues
+from tests.flows.flows_support import converse
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "flows.md"
 

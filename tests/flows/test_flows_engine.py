@@ -3,11 +3,11 @@ import json
 from datetime import timedelta
 
 import pytest
-from conftest import NOW, ROUND_FHC, ROUND_KG, converse
 from jinja2.exceptions import SecurityError
 
 from flows import Context, FlowError, expire, load_flow_text, resume, start
 from flows.templates import localize, render
+from tests.flows.flows_support import NOW, ROUND_FHC, ROUND_KG, converse
 
 
 def replies(outcomes):

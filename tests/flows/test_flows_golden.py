@@ -8,10 +8,10 @@ import os
 from pathlib import Path
 
 import pytest
-from conftest import NOW, converse
 from ruamel.yaml import YAML
 
 from flows import Context
+from tests.flows.flows_support import NOW, converse
 
 GOLDEN = Path(__file__).parent / "fixtures" / "conversations"
 UPDATE = os.environ.get("FLOWS_UPDATE_GOLDEN") == "1"

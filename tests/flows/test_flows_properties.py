@@ -1,11 +1,11 @@
 """Property tests: whatever people send, the engine answers or ends, never raises, and never runs away."""
 import json
 
-from conftest import NOW, ROUND_FHC, ROUND_KG
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import Context, resume, start
+from tests.flows.flows_support import NOW, ROUND_FHC, ROUND_KG
 
 FLOW_IDS = ["scorecard", "complaint", "meeting_rsvp", "join", "water_kiosk_check"]
 STATUSES = {"waiting", "completed", "failed", "expired", "home", "goto"}

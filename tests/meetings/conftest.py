@@ -29,8 +29,8 @@ def khoroo(db):
 @pytest.fixture
 def fake_android(monkeypatch):
     """The Android phone's API on loopback, with the gateway's credentials for it in the environment."""
-    from fakes import FakeAndroid
-    from fakes.signing import ANDROID_KEY, ANDROID_LOGIN, ANDROID_PASSWORD
+    from tests.fakes import FakeAndroid
+    from tests.fakes.signing import ANDROID_KEY, ANDROID_LOGIN, ANDROID_PASSWORD
 
     for name, value in {"ANDROID_GATEWAY_LOGIN": ANDROID_LOGIN, "ANDROID_GATEWAY_PASSWORD": ANDROID_PASSWORD,
                         "ANDROID_GATEWAY_SIGNING_KEY": ANDROID_KEY}.items():

@@ -91,6 +91,10 @@ def test_broadcast_bad_input_is_one_clear_error(run, tmp_path, args, error):
 
 def test_meetings_add_show_move_cancel_list(run):
     with time_machine.travel(NOON, tick=False):
+        preview = run("meetings", "add", "--title-mn", "ИНХ", "--place-mn", "хорооны байр", "--at",
+                      "2026-11-26 18:00", "--to", "khoroo:BGD-07", "--dry-run")
+        assert preview.exit_code == 0 and "11/26 (Пүрэв) 18:00" in preview.output and "recipients: 6" in preview.output
+        assert store.Meeting.select().count() == 0 and Message.select().count() == 0
         added = run("meetings", "add", "--title-mn", "ИНХ", "--title-en", "General meeting", "--place-mn",
                     "хорооны байр", "--at", "2026-11-26 18:00", "--to", "khoroo:BGD-07")
         assert added.exit_code == 0, added.output
@@ -108,3 +112,19 @@ def test_meetings_add_show_move_cancel_list(run):
         missing = run("meetings", "add", "--title-mn", "ИНХ", "--at", "2026-11-26 18:00", "--to", "khoroo:BGD-07")
     assert missing.exit_code == 1 and "a meeting needs a place" in missing.output
     assert run("meetings", "show", "999").exit_code == 1
+
+
+def test_broadcasts_list_and_show_follow_progress(run, tmp_path):
+    (tmp_path / "mn.txt").write_text("Мэдэгдэл", encoding="utf-8")
+    with time_machine.travel(NOON, tick=False):
+        sent = run("broadcast", "--to", "khoroo:BGD-07", "--text-file", str(tmp_path / "mn.txt"), "--yes")
+    assert sent.exit_code == 0, sent.output
+    broadcast = store.Broadcast.get()
+    rows = list(Message.select().where(Message.origin == broadcast.origin).order_by(Message.id))
+    Message.update(status="delivered").where(Message.id.in_([r.id for r in rows[:4]])).execute()
+    Message.update(status="failed").where(Message.id.in_([r.id for r in rows[4:]])).execute()
+    listed = run("broadcasts", "list")
+    assert f"{broadcast.id:>5}" in listed.output and "khoroo:BGD-07" in listed.output
+    shown = run("broadcasts", "show", str(broadcast.id), "--wait")  # everything is final: returns at once
+    assert shown.exit_code == 0 and "(delivered 4, failed 2)" in shown.output
+    assert run("broadcasts", "show", "999").exit_code == 1

@@ -6,7 +6,6 @@ import itertools
 
 import pytest
 import time_machine
-from fakes.signing import android_post
 
 from flows.text import to_latin
 from gateway import meetings
@@ -14,6 +13,7 @@ from gateway.scheduler import run_job
 from storage import meetings as store
 from storage.contacts import number_of
 from storage.db import database
+from tests.fakes.signing import android_post
 from tests.meetings.helpers import add_contacts, at_local, utc_of
 
 _ids = itertools.count(1)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 import time_machine
-from hypothesis import given
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from gateway.digests import FORMULA_STARTS, escape_cell, render_sms
@@ -180,3 +180,44 @@ def test_flow_export_masks_numbers_in_free_text(app):
     text = response.get_data(as_text=True)
     assert "99112233" not in text and "****2233" in text and "k1" not in text
     assert "call me on ****2233 =1+1" in text
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)
+json_values = st.recursive(scalars, lambda inner: st.lists(inner, max_size=3)
+                           | st.dictionaries(st.text(max_size=8), inner, max_size=3), max_leaves=8)
+round_bodies = st.fixed_dictionaries({}, optional={
+    "service_point": st.sampled_from(["KG16", "NOPE"]) | json_values,
+    "indicators": st.lists(st.fixed_dictionaries({"code": json_values, "mn": json_values, "en": json_values},
+                                                 optional={"provider_score": json_values, "latn": json_values}),
+                           max_size=3) | json_values,
+    "min_cell": json_values, "opens_on": json_values, "meeting_at": json_values, "meeting_place_mn": json_values})
+
+
+@pytest.fixture
+def admin_setup(app):
+    new_round(app, open_it=False)
+    with app.app_context(), database.connection_context():
+        complaints.create_complaint(category="water", text="x", contact=None, anonymous=True, due_days=30)
+    return app, bearer(app, "admin")
+
+
+@settings(suppress_health_check=[HealthCheck.function_scoped_fixture], max_examples=60, deadline=None)
+@given(body=round_bodies | json_values)
+@example(body={"service_point": "KG16", "indicators": [{"code": "A", "mn": "a", "en": "b", "provider_score": "x"}]})
+@example(body={"service_point": "KG16", "indicators": [{"code": "A", "mn": {"x": 1}, "en": "b"}]})
+@example(body={"service_point": "KG16", "indicators": [{"code": None, "mn": "a", "en": "b"}]})
+@example(body={"service_point": {"code": 5, "admin_unit": [], "kind": "x", "name_mn": 1}, "indicators": []})
+@example(body={"status": "done", "note": {"a": 1}, "meeting_place_mn": ["x"], "meeting_at": "2026-13-01T10:00"})
+@example(body={"action": ["x"], "owner_role": 1, "owner_org": {"a": 1}, "due_on": "2026-12-01", "indicator": 5})
+@example(body={"min_cell": 10**30, "opens_on": 20261201, "closes_on": "2026-02-30"})
+def test_malformed_bodies_get_a_clear_error_never_a_500(admin_setup, body):
+    app, admin = admin_setup
+    client = app.test_client()
+    for method, url in (("POST", "/api/v1/rounds"), ("PATCH", "/api/v1/rounds/1"),
+                        ("POST", "/api/v1/rounds/1/action-items"), ("POST", "/api/v1/complaints/G-0001/status"),
+                        ("PATCH", "/api/v1/action-items/1"), ("POST", "/api/v1/complaints/G-0001/redact"),
+                        ("POST", "/api/v1/complaints/G-0001/sensitive")):
+        response = client.open(url, method=method, json=body, headers=admin)
+        assert response.status_code < 500, (method, url, body, response.get_data(as_text=True))
+        if response.status_code >= 400:
+            assert response.json["detail"]

@@ -198,3 +198,25 @@ def test_meetings_and_action_items_sections(app):
         "rsvp_yes": 2, "rsvp_no": 1}]}
     assert [(a["action"], a["overdue"], a["indicator"]) for a in digest["action_items"]] == [
         ("Old promise", True, None), ("Due now", False, "B")]
+
+
+def test_rounds_offered_are_those_near_the_contact(app):
+    from gateway.scorecards import rounds_near
+    from storage.models import AdminUnit
+
+    here = new_round(app, code="KG1", unit="BKhD-01")
+    there = new_round(app, code="KG2", unit="BKhD-02")
+    new_round(app, code="KG3", unit="BKhD-02", open_it=False)
+    with app.app_context(), database.connection_context():
+        scorecards.update_round(scorecards.Round.get_by_id(here), meeting_at=dt.datetime(2026, 12, 1, 10, 0),
+                                meeting_place_mn="Хороо")
+        unit = {code: AdminUnit.get(AdminUnit.code == code) for code in ("BKhD-01", "BKhD", "UB")}
+        offered = {code: [item["key"] for item in rounds_near(app, Contact.create(key=code, admin_unit=u),
+                                                               None)["rounds"]] for code, u in unit.items()}
+        nowhere = rounds_near(app, Contact.create(key="none"), None)["rounds"]
+    assert offered["BKhD-01"] == [str(here)]
+    assert offered["BKhD"] == offered["UB"] == [str(here), str(there)]  # a district sees its khoroos' rounds
+    first = nowhere[0]
+    assert [item["key"] for item in nowhere] == [str(here), str(there)]
+    assert first["meeting"] == {"date": "2026-12-01", "time": "18:00", "place": {"mn": "Хороо", "en": "Хороо"}}
+    assert [i["code"] for i in first["indicators"]] == ["A", "B"] and first["en"] == "Kindergarten KG1"
