@@ -139,10 +139,16 @@ def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
 
 def _load_file(path: Path) -> tuple[Flow | None, list[Issue]]:
     try:
-        text = path.read_text(encoding="utf-8")
+        stat = path.stat()
+        return _load_unchanged_file(str(path), stat.st_mtime_ns, stat.st_size)
     except (OSError, UnicodeDecodeError) as error:
         return None, [Issue(str(path), 1, 1, "error", "unreadable_file", f"cannot read flow file: {error}")]
-    return load_flow_text_with_issues(text, str(path))
+
+
+@lru_cache(maxsize=256)
+def _load_unchanged_file(path: str, mtime_ns: int, size: int) -> tuple[Flow | None, list[Issue]]:
+    # Keyed on modification time and size: a file is compiled once per process until it changes.
+    return load_flow_text_with_issues(Path(path).read_text(encoding="utf-8"), path)
 
 
 # ---- YAML with positions ---------------------------------------------------------------------------------

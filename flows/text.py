@@ -6,6 +6,7 @@ Two jobs live here: *matching* what people type (``normalize``, ``same_word``) a
 """
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -127,10 +128,19 @@ def is_gsm7(text: str) -> bool:
 
 def _gsm_septets(text: str) -> list[int] | None:
     """Septets per character (1 basic, 2 extension), or None if any character needs UCS-2."""
+    widths = [_gsm_width(char) for char in text]
+    return None if 0 in widths else widths
+
+
+@functools.lru_cache(maxsize=4096)
+def _gsm_width(char: str) -> int:
+    """1 for the basic set, 2 for the extension table, 0 when the character needs UCS-2."""
+    if char == "\x1b":
+        return 1
     try:
-        return [len(char.encode("gsm03.38")) if char != "\x1b" else 1 for char in text]
+        return len(char.encode("gsm03.38"))
     except UnicodeEncodeError:
-        return None
+        return 0
 
 
 def _count_parts(widths: list[int], single: int, per_part: int) -> int:

@@ -55,17 +55,11 @@ def load_flowset(config: dict):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gateway import health
+    from gateway import api, health, webhooks
 
     app.register_blueprint(health.bp)
-    for name in ("gateway.webhooks", "gateway.api"):
-        try:
-            module = __import__(name, fromlist=["init_app"])
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        module.init_app(app)
+    webhooks.init_app(app)
+    api.init_app(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -96,8 +96,8 @@ def db_status(ctx: click.Context) -> None:
             click.echo(f"{'applied' if migration.applied else 'pending':8} {migration.name}")
 
 
-# Feature modules each expose `commands`: a list of click commands/groups to add. Listed explicitly so
-# `gateway --help` is the same on every machine.
+# Feature modules each expose `commands`: a list of click commands/groups to add. They are imported after
+# `make_app` exists because they import it from here.
 COMMAND_MODULES = [
     "gateway.serve",
     "gateway.flows_cli",
@@ -111,13 +111,7 @@ COMMAND_MODULES = [
 
 def _add_feature_commands() -> None:
     for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        for command in module.commands:
+        for command in importlib.import_module(name).commands:
             cli.add_command(command)
 
 

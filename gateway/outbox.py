@@ -161,10 +161,11 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
         store.mark_failed(row.id, "no phone number for this contact")
         return "failed"
     channel = _usable_channel(app, row)
-    if channel is None:
-        return _retry_or_fail(app, row, SendError("no channel is configured and up", retryable=True))
+    if channel is None:  # nothing was tried, so no attempt is used up: wait for a channel to come back
+        store.release(row.id, "no channel is configured and up", _when_a_channel_is_back(app, row))
+        return "waiting"
     limiter.take(channel.name, channel.settings.get("rate_per_second", 1))
-    ref = row.provider_id if row.provider_id and row.channel == channel.name else f"gw-{row.id}"
+    ref = f"gw-{row.id}"  # stable across attempts: a phone that already has it answers 409, not a second SMS
     if getattr(channel, "sends_our_id", False):
         store.set_provider_id(row.id, ref)  # recorded before the call, so a crash mid-send is recognisable
     try:
@@ -188,6 +189,7 @@ def _usable_channel(app: Flask, row: Message) -> Channel | None:
             if name != row.channel:
                 store.set_channel(row.id, name)
                 log_event("outbox.failover", logging.WARNING, message=row.id, channel_from=row.channel, to=name)
+                row.channel = name
             return get_channel(app, name)
     return None
 
@@ -207,7 +209,8 @@ def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel
     outcome = _retry_or_fail(app, row, exc)
     if went_down:
         log_event("channel.down", logging.WARNING, channel=channel.name, reason=exc.reason)
-        store.hurry_backoffs(channel.name)
+        if _other_channels_up(app, row):
+            store.hurry_backoffs(channel.name)
     return outcome
 
 
@@ -216,13 +219,23 @@ def _retry_or_fail(app: Flask, row: Message, exc: SendError) -> str:
     if row.attempts >= config["max_attempts"]:
         store.mark_failed(row.id, f"{exc.reason} (gave up after {row.attempts} attempts)")
         return "failed"
-    others_up = [name for name in route_for(app, row.purpose, row.channel)
-                 if name != row.channel and not store.channel_is_down(name, utcnow())]
-    if store.channel_is_down(row.channel, utcnow()) and others_up:
+    if store.channel_is_down(row.channel, utcnow()) and _other_channels_up(app, row):
         store.mark_retry(row.id, exc.reason, utcnow())  # fail over now rather than wait out a backoff
         return "retry"
     store.mark_retry(row.id, exc.reason, utcnow() + dt.timedelta(seconds=backoff_seconds(config, row.attempts)))
     return "retry"
+
+
+def _other_channels_up(app: Flask, row: Message) -> list[str]:
+    now = utcnow()
+    return [name for name in route_for(app, row.purpose, row.channel)
+            if name != row.channel and not store.channel_is_down(name, now)]
+
+
+def _when_a_channel_is_back(app: Flask, row: Message) -> dt.datetime:
+    """The earliest end of a 'down' period on the row's route; with no channel configured, a minute from now."""
+    ends = [store.channel_state(name).down_until for name in route_for(app, row.purpose, row.channel)]
+    return min([end for end in ends if end] or [utcnow() + dt.timedelta(minutes=1)])
 
 
 def backoff_seconds(config: dict, attempts: int) -> float:

@@ -31,17 +31,6 @@ def completion_handler(records: str) -> Callable[[CompletionHandler], Completion
     return register
 
 
-# Modules that register providers/handlers; imported once by `load_record_modules` (missing ones are skipped
-# while the tree is being built).
-RECORD_MODULES = ["gateway.join", "gateway.complaints", "gateway.scorecards", "gateway.meetings"]
-
-
 def load_record_modules() -> None:
-    import importlib
-
-    for name in RECORD_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+    """Import the modules that register providers and handlers (here, not at import time: they import us)."""
+    from gateway import complaints, join, meetings, scorecards  # noqa: F401

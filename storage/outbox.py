@@ -170,6 +170,12 @@ def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> Non
     _update(message_id, status="queued", last_error=error, next_attempt_at=next_attempt_at)
 
 
+def release(message_id: int, reason: str, next_attempt_at: dt.datetime) -> None:
+    """Give a claimed row back untried: queued again, and the claim's attempt is not counted."""
+    _update(message_id, status="queued", attempts=Message.attempts - 1, last_error=reason,
+            next_attempt_at=next_attempt_at)
+
+
 def mark_failed(message_id: int, error: str) -> None:
     _update(message_id, status="failed", last_error=error)
 

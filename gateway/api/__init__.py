@@ -23,11 +23,5 @@ API_MODULES = [
 def init_app(app: Flask) -> None:
     api = Blueprint("api", __name__, url_prefix="/api/v1")
     for name in API_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        api.register_blueprint(module.bp)
+        api.register_blueprint(importlib.import_module(name).bp)
     app.register_blueprint(api)

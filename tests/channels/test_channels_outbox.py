@@ -245,3 +245,31 @@ def test_no_channel_configured_keeps_the_message_queued_with_a_reason(app):
         dispatch(app)
         waiting = row(message)
     assert waiting.status == "queued" and "no channel" in waiting.last_error
+
+
+def test_every_channel_down_means_backoff_not_a_busy_loop(make_channel_app, fake_android, fake_twilio):
+    app = make_channel_app(outbox={"failover_after": 1, "max_attempts": 5}, routing={"sms": ["android", "twilio"]})
+    fake_android.always = fake_twilio.always = "500"
+    with app.app_context(), database.connection_context():
+        message = enqueue(person(app), "nowhere works", channel="android")
+        outcomes = dispatch(app)
+        waiting = row(message)
+    assert outcomes == {"retry": 2}  # android, then twilio once, then a backoff: no third claim
+    assert (waiting.status, waiting.channel, waiting.attempts) == ("queued", "twilio", 2)
+    assert waiting.next_attempt_at > utcnow()
+    assert len(fake_android.requests) == 1 and len(fake_twilio.requests) == 1
+
+
+def test_waiting_for_a_down_channel_uses_no_attempt(make_channel_app, fake_android):
+    app = make_channel_app(outbox={"failover_after": 1, "down_seconds": 60}, routing={"sms": ["android"]})
+    with app.app_context(), database.connection_context():
+        store.mark_down("android", "phone unreachable", utcnow() + dt.timedelta(seconds=60))
+        message = enqueue(person(app), "patience", channel="android")
+        assert dispatch(app) == {"waiting": 1}
+        waiting = row(message)
+        assert (waiting.status, waiting.attempts) == ("queued", 0)
+        assert "no channel" in waiting.last_error
+        assert waiting.next_attempt_at == store.channel_state("android").down_until
+        with later(2):
+            assert dispatch(app) == {"sent": 1}
+    assert fake_android.sent_texts() == ["patience"]

@@ -144,3 +144,33 @@ def test_system_ping_updates_phone_last_seen(make_channel_app):
         assert android_post(client, {"deviceId": "d", "event": "system:ping", "id": "p2", "payload": {}}
                             ).status_code == 200
         assert client.get("/healthz").get_json()["android"].startswith("phone last seen 0 min ago")
+
+
+def test_documented_at_delivery_fixtures(channel_app, fake_at):
+    """protocols.md §2.5, verbatim bodies."""
+    fake_at.next_ids = ["ATXid_dda018a640edfcc5d2ce455de3e4a6e7"]
+    message = send_one(channel_app, "africastalking")
+    assert message.provider_id == "ATXid_dda018a640edfcc5d2ce455de3e4a6e7"
+    client = channel_app.test_client()
+    at_post(client, "/webhooks/africastalking/delivery", "id=ATXid_dda018a640edfcc5d2ce455de3e4a6e7&status=Success"
+            "&phoneNumber=%2B254720123123&networkCode=63902&retryCount=0")
+    assert status_of(channel_app, message).status == "delivered"
+    at_post(client, "/webhooks/africastalking/delivery", "id=ATXid_dda018a640edfcc5d2ce455de3e4a6e7&status=Failed"
+            "&phoneNumber=%2B254720123123&networkCode=63902&failureReason=UserInBlackList")
+    assert status_of(channel_app, message).status == "delivered"  # late report after the final one
+
+
+def test_documented_twilio_status_fixtures(channel_app, fake_twilio):
+    """protocols.md §3.3 courier fixtures (delivered; failed with 21610), signed with the SDK."""
+    from tests.fakes.signing import twilio_post as signed
+
+    fake_twilio.next_ids = ["SMe287d7109a5a925f182f0e07fe5b223b"]
+    message = send_one(channel_app, "twilio")
+    client = channel_app.test_client()
+    assert signed(client, "/webhooks/twilio/status", {"MessageSid": "SMe287d7109a5a925f182f0e07fe5b223b",
+                                                      "MessageStatus": "delivered"}).status_code == 200
+    assert status_of(channel_app, message).status == "delivered"
+    signed(client, "/webhooks/twilio/status", {"ErrorCode": "21610", "MessageSid": "SMe287d7109a5a925f182f0e07fe5b223b",
+                                               "MessageStatus": "failed", "To": "+12028831111"})
+    assert status_of(channel_app, message).status == "delivered"
+    assert opted_out(channel_app, message)  # the opt-out signal counts even when the status cannot move

@@ -49,7 +49,7 @@ def test_verify_false_is_announced_by_serve(make_channel_app):
 
 
 def test_verify_false_accepts_unsigned_requests(make_channel_app, stand_in_conversation):
-    from test_channels_inbound import TWILIO_SMS
+    from tests.channels.test_channels_inbound import TWILIO_SMS
 
     app = make_channel_app(channels={"twilio": {"verify": False}})
     assert app.test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS).status_code == 200

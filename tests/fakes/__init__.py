@@ -39,6 +39,7 @@ class FakeProvider:
         self.accepted: list[dict] = []
         self.modes: list[str] = []
         self.always: str | None = None
+        self.next_ids: list[str] = []  # provider ids to hand out first (to match documented fixtures)
         self.hang_seconds = 3.0
         self.slow_seconds = 0.3
         self.lock = threading.Lock()
@@ -69,6 +70,10 @@ class FakeProvider:
                                           request.form.to_dict(flat=False) if request.form else {},
                                           request.get_json(silent=True)))
             return self.modes.pop(0) if self.modes else self.always
+
+    def new_id(self, prefix: str) -> str:
+        with self.lock:
+            return self.next_ids.pop(0) if self.next_ids else prefix + uuid.uuid4().hex
 
     def misbehave(self, mode: str | None) -> Response | None:
         if mode == "timeout":
@@ -127,7 +132,7 @@ class FakeTwilio(FakeProvider):
                 response = jsonify(code=21610, message="Attempt to send to unsubscribed recipient", status=400)
                 response.status_code = 400
                 return response
-            message_sid = "SM" + uuid.uuid4().hex
+            message_sid = self.new_id("SM")
             with self.lock:
                 self.accepted.append({"sid": message_sid, "to": request.form["To"], "text": request.form["Body"],
                                       "status_callback": request.form.get("StatusCallback")})
@@ -175,7 +180,7 @@ class FakeAfricasTalking(FakeProvider):
                     recipients.append({"cost": "0", "messageId": "None", "number": number,
                                        "status": "UserInBlacklist", "statusCode": 406})
                     continue
-                message_id = "ATXid_" + uuid.uuid4().hex
+                message_id = self.new_id("ATXid_")
                 with self.lock:
                     self.accepted.append({"id": message_id, "to": number, "text": request.form["message"]})
                 recipients.append({"cost": "KES 0.8000", "messageId": message_id, "messageParts": 1,
