@@ -18,8 +18,17 @@ from flows.templates import render
 from flows.text import is_gsm7, normalize, same_word, sms_size
 
 SMS_SEGMENT_WARNING = 2
-# Handled by the gateway before any flow (issue 3, "Reserved words"); a flow cannot claim them.
-RESERVED_KEYWORDS = ("stop", "зогс", "zogs", "start", "эхлэх", "ehleh", "help", "тусламж", "tuslamj", "mn", "en")
+# Handled by the gateway before any flow, whatever state the person is in; a flow cannot claim them.
+RESERVED_WORDS: dict[str, tuple[str, ...]] = {
+    "stop": ("stop", "зогс", "zogs"),
+    "start": ("start", "эхлэх", "ehleh"),
+    "help": ("help", "тусламж", "tuslamj"),
+    "mn": ("mn", "мн", "монгол", "mongol"),
+    "en": ("en", "english", "англи"),
+    "cyrl": ("kirill", "кирилл"),
+    "latn": ("latin", "латин"),
+}
+RESERVED_KEYWORDS = tuple(word for words in RESERVED_WORDS.values() for word in words)
 RENDERINGS = (("mn", "cyrl"), ("mn", "latn"), ("en", "latn"))
 RECORD_RESULTS = {
     "scorecard": ("group", "round", "score.*"),

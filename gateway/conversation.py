@@ -21,11 +21,12 @@ from flask import Flask
 
 from flows import engine
 from flows.catalog import AdminCatalog
+from flows.checks import RESERVED_WORDS
 from flows.definition import Flow
 from flows.messages import MORE_NUMBER
 from flows.screens import ussd_pages
 from flows.text import detect_script, normalize, same_word, to_latin
-from gateway import records
+from gateway import join, records
 from gateway.conversation_texts import say
 from gateway.logs import log_event
 from gateway.messages import InboundSms, UssdHop, UssdScreen
@@ -34,17 +35,8 @@ from storage import runs
 from storage.db import database
 from storage.models import Contact, FlowRun, Message
 
-# Reserved words work in any state, before any flow. Only a message that is exactly one of these words counts,
-# so a complaint that starts "stop light broken" is still a complaint.
-RESERVED_WORDS: dict[str, tuple[str, ...]] = {
-    "stop": ("stop", "зогс", "zogs"),
-    "start": ("start", "эхлэх", "ehleh"),
-    "help": ("help", "тусламж", "tuslamj"),
-    "mn": ("mn", "мн", "монгол", "mongol"),
-    "en": ("en", "english", "англи"),
-    "cyrl": ("kirill", "кирилл"),
-    "latn": ("latin", "латин"),
-}
+# Reserved words (flows.checks.RESERVED_WORDS) work in any state, before any flow. Only a message that is exactly
+# one of these words counts, so a complaint that starts "stop light broken" is still a complaint.
 _RESERVED_INDEX = {normalize(word): name for name, words in RESERVED_WORDS.items() for word in words}
 MAX_ATTEMPTS = 3  # a message that loses the optimistic-version race this often gets the apology
 MAX_GOTO_CHAIN = 5  # flows that redirect to flows: a cycle the validator missed still ends
@@ -338,6 +330,7 @@ def _settle(turn: Turn, run: FlowRun, flow: Flow, outcome: engine.Outcome, depth
 
 
 def _complete(turn: Turn, run: FlowRun, flow: Flow, results: dict) -> list[str]:
+    join.remember_unit(turn.app, turn.contact, results)
     handler = _registered(records.COMPLETION_HANDLERS, flow)
     if handler is None:
         return []

@@ -17,12 +17,17 @@ UNIT_RESULT = "unit"
 @completion_handler("join")
 def joined(app: Flask, contact: Contact, run: FlowRun, results: dict) -> list[str] | None:
     """Set the contact's admin unit from the flow's `unit` result (an admin-unit code)."""
+    remember_unit(app, contact, results, replace=True)
+    return None
+
+
+def remember_unit(app: Flask, contact: Contact, results: dict, replace: bool = False) -> None:
+    """Any flow's location answer puts a person in that area's audience; only `join` moves someone already placed."""
     code = (results.get(UNIT_RESULT) or {}).get("value")
-    if not code:
-        return None
+    if not code or (contact.admin_unit_id and not replace):
+        return
     today = dt.datetime.now(ZoneInfo(app.config["GATEWAY"]["timezone"])).date()
     unit = runs.admin_unit_by_code(str(code), today)
     if unit is not None:
         runs.set_admin_unit(contact, unit)
         log_event("contact.joined", contact=contact.id, unit=unit.code)
-    return None
