@@ -156,14 +156,18 @@ def set_provider_id(message_id: int, provider_id: str) -> None:
 
 
 def mark_sent(message_id: int, provider_id: str | None, segments: int | None = None) -> None:
-    """Provider id and `sent` in one statement, and only from `sending`, so a fast status report is not undone."""
-    fields = {"status": "sent", "sent_at": utcnow(), "last_error": None}
+    """Record the provider's acceptance. The status moves to `sent` only from `sending`: a status report that
+    arrived first (an Android `sms:delivered` can beat our own bookkeeping) is never undone."""
+    now = utcnow()
+    facts: dict = {"sent_at": now, "updated_at": now}
     if provider_id:
-        fields["provider_id"] = provider_id
+        facts["provider_id"] = provider_id
     if segments:
-        fields["segments"] = segments
-    (Message.update(updated_at=utcnow(), **fields)
-     .where((Message.id == message_id) & (Message.status == "sending")).execute())
+        facts["segments"] = segments
+    with database.atomic():
+        Message.update(**facts).where(Message.id == message_id).execute()
+        (Message.update(status="sent", last_error=None)
+         .where((Message.id == message_id) & (Message.status == "sending")).execute())
 
 
 def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> None:

@@ -174,3 +174,20 @@ def test_documented_twilio_status_fixtures(channel_app, fake_twilio):
                                                "MessageStatus": "failed", "To": "+12028831111"})
     assert status_of(channel_app, message).status == "delivered"
     assert opted_out(channel_app, message)  # the opt-out signal counts even when the status cannot move
+
+
+def test_phone_report_before_our_bookkeeping_is_kept(channel_app, fake_android):
+    """The outbox records the Android id before sending, so a fast `sms:delivered` finds the row while it is still
+    `sending`; the later "sent" bookkeeping must not move it back."""
+    from storage import outbox as store
+
+    with channel_app.app_context(), database.connection_context():
+        contact = contact_for_number(NUMBER, channel_app.config["SECRET_KEY"])[0]
+        message = enqueue(contact, "fast phone", channel="android")
+        claimed = store.claim_next(store.utcnow())
+        store.set_provider_id(claimed.id, f"gw-{claimed.id}")
+    android_report(channel_app.test_client(), f"gw-{message.id}", "sms:delivered", "env-fast")
+    with channel_app.app_context(), database.connection_context():
+        store.mark_sent(message.id, f"gw-{message.id}", 1)
+        final = Message.get_by_id(message.id)
+    assert final.status == "delivered" and final.sent_at is not None
