@@ -19,7 +19,8 @@ from tests.fakes.signing import (
 )
 
 
-def test_no_secret_or_number_in_any_log_line_even_at_debug(channel_app, stand_in_conversation, fake_at, fake_twilio, caplog):
+def test_no_secret_or_number_in_any_log_line_even_at_debug(channel_app, stand_in_conversation, fake_at, fake_twilio,
+                                                            caplog):
     caplog.set_level(logging.DEBUG)
     client = channel_app.test_client()
     at_post(client, "/webhooks/africastalking/sms", AT_SMS)

@@ -16,6 +16,7 @@ import subprocess
 import threading
 import urllib.error
 import urllib.request
+import zlib
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -36,7 +37,7 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-dev-shm-usage", "--hide-scrollbars"]
 WEEK = "2026-W47"
 IN_WEEK = dt.datetime(2026, 11, 18, 4, 0)  # Wednesday of 2026-W47 in Ulaanbaatar
-# group -> scores for indicators A and B, one respondent each; elderly (2) is below 5 and youth (5), the next
+# group -> one (A, B) score pair per respondent; elderly (2) is below 5 and youth (5), the next
 # smallest, is hidden with it so elderly cannot be recovered by subtraction
 SCORES = {
     "women": [(5, 4), (4, 4), (4, 3), (3, 2), (5, 4), (2, 1)],
@@ -50,6 +51,7 @@ window.addEventListener("load", () => {
   const out = document.createElement("pre");
   out.id = "decoded";
   out.textContent = [...document.images].map(i => i.complete + ":" + i.naturalWidth + "x" + i.naturalHeight).join(" ");
+  out.dataset.overflow = document.documentElement.scrollWidth - window.innerWidth;
   document.body.append(out);
 });
 </script>"""
@@ -120,6 +122,7 @@ class Page(HTMLParser):
         self.paragraphs: list[str] = []
         self.rows: list[list[str]] = []
         self.decoded = ""
+        self.overflow: int | None = None
         self._text: list[str] | None = None
         self._tag = ""
         self.feed(dom)
@@ -127,6 +130,8 @@ class Page(HTMLParser):
     def handle_starttag(self, tag, attrs):
         if tag in ("h1", "h2", "h3", "p", "th", "td") or (tag == "pre" and ("id", "decoded") in attrs):
             self._text, self._tag = [], tag
+            if tag == "pre":
+                self.overflow = int(dict(attrs)["data-overflow"])
         elif tag == "tr":
             self.rows.append([])
         elif tag == "br" and self._text is not None:
@@ -199,7 +204,7 @@ def test_screenshot_shows_text_and_charts(chromium, report, tmp_path):
     assert counts.get(TABLEAU_BLUE, 0) > 500 and counts.get(TABLEAU_ORANGE, 0) > 500  # chart bars on screen
 
 
-def test_every_chart_is_a_png_the_browser_decodes(chromium, report, tmp_path):
+def test_every_chart_decodes_and_the_page_fits_a_phone(chromium, report, tmp_path):
     html = report.read_text(encoding="utf-8")
     sources = re.findall(r'<img [^>]*src="data:image/png;base64,([^"]+)"', html)
     assert len(sources) == 2  # by group and week over week for the one round
@@ -208,7 +213,10 @@ def test_every_chart_is_a_png_the_browser_decodes(chromium, report, tmp_path):
             assert chart.format == "PNG" and chart.width > 300 and chart.height > 150
     probed = tmp_path / "probed.html"
     probed.write_text(html.replace("</body>", DECODE_PROBE + "</body>"), encoding="utf-8")
-    decoded = Page(run_chromium(chromium, tmp_path, "--dump-dom", probed.as_uri())).decoded.split()
+    # 500 px is headless Chromium's narrowest window; the wide scorecard table scrolls in its own box
+    page = Page(run_chromium(chromium, tmp_path, "--window-size=500,900", "--dump-dom", probed.as_uri()))
+    assert page.overflow == 0  # the page itself never scrolls sideways
+    decoded = page.decoded.split()
     assert len(decoded) == len(sources)
     for entry in decoded:
         complete, size = entry.split(":")
@@ -222,5 +230,21 @@ def test_report_prints_to_pdf(chromium, report, tmp_path):
     body = pdf.read_bytes()
     assert body.startswith(b"%PDF-") and b"%%EOF" in body[-1024:]
     assert len(body) > 20_000  # two embedded charts and the text, not an empty page
-    assert len(re.findall(rb"/Type\s*/Page\b", body)) >= 1
+    boxes = re.findall(rb"/MediaBox\s*\[\s*0 0 ([\d.]+) ([\d.]+)\s*\]", body)
+    assert boxes and all(round(float(w)) == 842 and round(float(h)) == 595 for w, h in boxes)  # A4 landscape
     assert len(re.findall(rb"/Subtype\s*/Image\b", body)) >= 2  # both charts made it into print
+    assert page_scales(body) == {0.75}  # 1 CSS px = 0.75 pt on every page: nothing was shrunk to fit the paper
+
+
+def page_scales(pdf: bytes) -> set[float]:
+    """The CSS-px-to-point scale of each page: the product of the first two transforms of its content stream."""
+    scales = set()
+    for stream in re.finditer(rb"stream\r?\n(.*?)endstream", pdf, re.S):
+        try:
+            content = zlib.decompress(stream.group(1))
+        except zlib.error:
+            continue  # an image or font, not page content
+        transforms = re.findall(rb"([-\d.]+) 0 0 ([-\d.]+) [-\d.]+ [-\d.]+ cm", content)[:2]
+        if len(transforms) == 2:
+            scales.add(round(abs(float(transforms[0][0]) * float(transforms[1][0])), 3))
+    return scales
