@@ -177,7 +177,7 @@ def _figure():
 def _png(plt, fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png")
+    fig.savefig(buffer, format="png", bbox_inches="tight")
     plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
@@ -200,7 +200,8 @@ def _group_chart(section: dict) -> str | None:
     ax.set_ylim(0, 5)
     ax.set_ylabel("1–5")
     ax.set_title("Бүлгээр дундаж / Mean by group", fontsize=9)
-    ax.legend(fontsize=7, ncols=3)
+    # Below the plot, so bars near 5 are never hidden behind it.
+    ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     return _png(plt, fig)
 
 
@@ -215,7 +216,7 @@ def _trend_chart(series: dict[str, list]) -> str | None:
     ax.set_xticks(range(len(weeks)), [w.split("-")[1] for w in weeks])
     ax.set_ylim(0, 5)
     ax.set_title("7 хоногоор, нийт дундаж / Week over week, pooled mean", fontsize=9)
-    ax.legend(fontsize=7, ncols=6)
+    ax.legend(fontsize=7, ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     return _png(plt, fig)
 
 
