@@ -39,7 +39,9 @@ from storage.db import utcnow
 from storage.models import Contact, Message
 from storage.phones import mask_phone
 
-BULK_PURPOSES = frozenset({"broadcast", "notice", "reminder", "digest", "bulk"})
+# Messages we send first (nobody has just written to us): they wait out quiet hours, go after replies, and are
+# never sent to an opted-out contact. A complaint's loop-closing question is one of them.
+BULK_PURPOSES = frozenset({"broadcast", "notice", "reminder", "digest", "bulk", "loop_close"})
 REPLY_PRIORITY, BULK_PRIORITY = 0, 10
 LOOP_WINDOW = dt.timedelta(minutes=5)
 MAX_BACKOFF_SECONDS = 3600
@@ -120,12 +122,16 @@ class RateLimiter:
         return max(0.0, min(self.next_at.get(name, now) for name in names) - now)
 
     def take(self, name: str, per_second: float) -> None:
-        """Wait for `name`'s next slot, then book the one after it."""
+        """Wait for `name`'s next slot, then book the one after it.
+
+        Lateness of less than one interval (the send itself took time) keeps the schedule, so the average rate
+        holds; after a longer pause the schedule restarts from now, so an idle channel never bursts."""
+        interval = 1.0 / per_second
         now = self.clock()
         slot = self.next_at.get(name, now)
         if slot > now:
             self.sleep(slot - now)
-        self.next_at[name] = max(slot, now) + 1.0 / per_second
+        self.next_at[name] = (slot if now - slot < interval else now) + interval
 
 
 def dispatch(app: Flask, budget_seconds: float | None = None) -> Counter:

@@ -4,13 +4,13 @@ from __future__ import annotations
 import click
 from gunicorn.app.base import BaseApplication
 
-from gateway.cli import make_app
 
 WEBHOOK_PATHS = [
     ("Africa's Talking USSD", "/webhooks/africastalking/ussd"),
     ("Africa's Talking USSD events", "/webhooks/africastalking/ussd/events"),
     ("Africa's Talking SMS", "/webhooks/africastalking/sms"),
     ("Africa's Talking delivery reports", "/webhooks/africastalking/delivery"),
+    ("Africa's Talking bulk SMS opt-out", "/webhooks/africastalking/optout"),
     ("Twilio SMS", "/webhooks/twilio/sms"),
     ("Twilio status", "/webhooks/twilio/status"),
     ("Android SMS gateway", "/webhooks/android"),
@@ -75,6 +75,7 @@ def _describe_database(url: str) -> str:
 @click.pass_context
 def serve(ctx: click.Context, host: str | None, port: int | None, workers: int | None) -> None:
     """Migrate the database and serve the webhooks, API and scheduler with gunicorn."""
+    from gateway.cli import make_app  # here: gateway.cli imports this module to list its commands
     from storage.db import database, upgrade
 
     app = make_app(ctx, migrate=False)
