@@ -48,6 +48,7 @@ _string_or_null = {"type": ["string", "null"], "description": "must be a string 
 _time_of_day = {"type": "string", "pattern": r"^([01]\d|2[0-3]):[0-5]\d$", "description": "must be a time HH:MM"}
 _channel_names = {"type": "array", "items": {"enum": ["android", "africastalking", "twilio"]},
                   "description": "must be a list of channel names: android, africastalking, twilio"}
+_seconds = {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"}
 _positive_int = {"type": "integer", "minimum": 1, "description": "must be a whole number of at least 1"}
 
 SCHEMA: dict = {
@@ -99,10 +100,9 @@ SCHEMA: dict = {
         "outbox": {"type": "object", "properties": {
             "max_attempts": _positive_int, "backoff_seconds": _positive_int, "loop_guard_max": _positive_int,
             "batch_size": _positive_int, "failover_after": _positive_int,
-            "send_timeout_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"},
-            "stale_sending_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"},
+            "send_timeout_seconds": _seconds, "stale_sending_seconds": _seconds,
             "down_seconds": {"type": "number", "minimum": 0, "description": "must be seconds, 0 or more"},
-            "dispatch_seconds": {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"}}},
+            "dispatch_seconds": _seconds}},
         "prices": {"type": "object", "properties": {
             "currency": {"type": "string", "description": "must be a currency code"},
             "per_segment": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0},

@@ -4,7 +4,6 @@ from __future__ import annotations
 import click
 from gunicorn.app.base import BaseApplication
 
-
 WEBHOOK_PATHS = [
     ("Africa's Talking USSD", "/webhooks/africastalking/ussd"),
     ("Africa's Talking USSD events", "/webhooks/africastalking/ussd/events"),
