@@ -14,9 +14,11 @@ import logging
 from flask import Flask
 
 from flows.text import normalize
+from gateway.clock import local_today
 from gateway.logs import log_event
 from gateway.records import completion_handler, context_provider
 from storage import complaints as store
+from storage import runs
 from storage.contacts import number_of
 from storage.models import AdminUnit, Contact, FlowRun
 
@@ -52,19 +54,16 @@ def create_from_run(app: Flask, contact: Contact, run: FlowRun, results: dict) -
     complaint = store.create_complaint(
         category=str(values.get("category") or "other"), text=text, contact=contact,
         anonymous=str(values.get("anonymous") or "yes").lower() not in ("no", "false", "0"),
-        admin_unit=_unit(values.get("unit")), landmark=None if landmark == "0" else landmark,
+        admin_unit=_unit(app, values.get("unit")), landmark=None if landmark == "0" else landmark,
         sensitive=is_sensitive(app, f"{text} {landmark or ''}"), channel=run.channel,
         due_days=app.config["GATEWAY"]["complaints"]["due_days"], run_id=run.id)
     log_event("complaint.created", ref=complaint.ref, run=run.id, sensitive=complaint.sensitive)
     return None
 
 
-def _unit(value: object) -> AdminUnit | None:
+def _unit(app: Flask, value: object) -> AdminUnit | None:
     code = value.get("code") if isinstance(value, dict) else value
-    if not code:
-        return None
-    return (AdminUnit.select().where((AdminUnit.code == str(code)) & AdminUnit.valid_to.is_null()).first()
-            or AdminUnit.select().where(AdminUnit.code == str(code)).first())
+    return runs.admin_unit_by_code(str(code), local_today(app)) if code else None
 
 
 def is_sensitive(app: Flask, text: str) -> bool:

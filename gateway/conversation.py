@@ -27,6 +27,7 @@ from flows.messages import MORE_NUMBER
 from flows.screens import ussd_pages
 from flows.text import detect_script, normalize, same_word, to_latin
 from gateway import join, records
+from gateway.clock import local_today
 from gateway.conversation_texts import say
 from gateway.logs import log_event
 from gateway.messages import InboundSms, UssdHop, UssdScreen
@@ -373,7 +374,7 @@ def _asks_admin_unit(flow: Flow) -> bool:
 
 def admin_catalog(app: Flask) -> AdminCatalog:
     """The admin units valid today, built once and rebuilt when the AdminUnit rows change (or the day does)."""
-    today = dt.datetime.now(ZoneInfo(app.config["GATEWAY"]["timezone"])).date()
+    today = local_today(app)
     stamp = runs.admin_units_stamp(today)
     cached = app.extensions.get("gateway.admin_catalog")
     if cached is None or cached[0] != stamp:

@@ -8,15 +8,14 @@ from __future__ import annotations
 
 import base64
 import csv
-import datetime as dt
 import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
-from zoneinfo import ZoneInfo
 
 from flask import Flask, render_template
 
 from flows.text import sms_segments
+from gateway.clock import local_today
 from gateway.logs import log_event
 from gateway.scheduler import job
 from storage import digests as store
@@ -37,13 +36,12 @@ def week_of(app: Flask, label: str | None) -> store.Week:
     zone = app.config["GATEWAY"]["timezone"]
     if label:
         return store.Week.parse(label, zone)
-    today = dt.datetime.now(ZoneInfo(zone)).date()
-    return store.Week.of(today, zone).previous(zone)
+    return store.Week.of(local_today(app), zone).previous(zone)
 
 
 def current_week(app: Flask) -> store.Week:
     zone = app.config["GATEWAY"]["timezone"]
-    return store.Week.of(dt.datetime.now(ZoneInfo(zone)).date(), zone)
+    return store.Week.of(local_today(app), zone)
 
 
 def build(app: Flask, week: store.Week, unit: str | None = None) -> dict:

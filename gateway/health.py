@@ -6,7 +6,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, jsonify
 
-from storage.db import database
+from storage.db import ping
 
 bp = Blueprint("health", __name__)
 
@@ -37,7 +37,7 @@ def healthz():
 
 def _database() -> tuple[str, bool, object]:
     try:
-        database.execute_sql("SELECT 1")
+        ping()
         return "database", True, "ok"
     except Exception as exc:  # any driver error means "not healthy", never a 500
         return "database", False, f"error: {type(exc).__name__}"

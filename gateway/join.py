@@ -1,11 +1,9 @@
 """`records: join` flows: a person says where they live, so notices for their khoroo or bag reach them."""
 from __future__ import annotations
 
-import datetime as dt
-from zoneinfo import ZoneInfo
-
 from flask import Flask
 
+from gateway.clock import local_today
 from gateway.logs import log_event
 from gateway.records import completion_handler
 from storage import runs
@@ -26,8 +24,7 @@ def remember_unit(app: Flask, contact: Contact, results: dict, replace: bool = F
     code = (results.get(UNIT_RESULT) or {}).get("value")
     if not code or (contact.admin_unit_id and not replace):
         return
-    today = dt.datetime.now(ZoneInfo(app.config["GATEWAY"]["timezone"])).date()
-    unit = runs.admin_unit_by_code(str(code), today)
+    unit = runs.admin_unit_by_code(str(code), local_today(app))
     if unit is not None:
         runs.set_admin_unit(contact, unit)
         log_event("contact.joined", contact=contact.id, unit=unit.code)

@@ -32,6 +32,11 @@ def open_database(url: str) -> peewee.Database:
     return db
 
 
+def ping() -> None:
+    """Raise unless the database answers."""
+    database.execute_sql("SELECT 1")
+
+
 def is_postgres(db: peewee.Database | None = None) -> bool:
     return isinstance(db or database.obj, peewee.PostgresqlDatabase)
 
