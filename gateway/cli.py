@@ -13,7 +13,7 @@ from flask import Flask
 from gateway.config import ConfigError, load_config, masked
 
 
-@click.group()
+@click.group(context_settings={"terminal_width": 120, "max_content_width": 120})  # whole one-line descriptions
 @click.option("--config", "config_path", envvar="GATEWAY_CONFIG", type=click.Path(dir_okay=False),
               help="config.yaml to use (default: ./config.yaml if present).")
 @click.pass_context
