@@ -55,7 +55,9 @@ def load_flowset(config: dict):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gateway import api, health, webhooks
+    from gateway import api, health, records, webhooks
+
+    records.load_record_modules()  # complaints, scorecards, meetings, join: what finished flows mean
 
     app.register_blueprint(health.bp)
     webhooks.init_app(app)

@@ -122,18 +122,10 @@ def reserved_word(text: str) -> str | None:
     return next((name for key, name in _RESERVED_INDEX.items() if len(key) >= 4 and same_word(words[0], key)), None)
 
 
-def prepare(app: Flask) -> None:
-    """Import the record modules (complaints, scorecards, meetings, join) once per process."""
-    if not app.extensions.get("gateway.records_loaded"):
-        records.load_record_modules()
-        app.extensions["gateway.records_loaded"] = True
-
-
 # ---- SMS -----------------------------------------------------------------------------------------------------
 
 def handle_sms(app: Flask, contact: Contact, inbound_row: Message | None, sms: InboundSms) -> list[str]:
     """The replies to one inbound SMS (possibly none: after STOP nothing but START gets an answer)."""
-    prepare(app)
     _adopt_defaults(app, contact)
     runs.note_inbound(contact, detect_script(sms.text))
     turn = Turn(app, contact, "sms")
@@ -154,7 +146,6 @@ def handle_sms(app: Flask, contact: Contact, inbound_row: Message | None, sms: I
 def start_sms_flow(app: Flask, contact: Contact, flow_id: str) -> list[str]:
     """Start `flow_id` for a contact on our initiative (e.g. a meeting notice awaiting an RSVP); returns the
     texts to send. The contact's current SMS run, if any, is interrupted."""
-    prepare(app)
     turn = Turn(app, contact, "sms")
     flow = turn.flowset.get(flow_id)
     if flow is None:
@@ -388,7 +379,6 @@ def admin_catalog(app: Flask) -> AdminCatalog:
 def handle_ussd(app: Flask, contact: Contact, inbound_row: Message | None, hop: UssdHop) -> UssdScreen:
     """The screen for one USSD hop. `hop.text` holds every input of the session joined by `*`: only the inputs
     after those the session already handled are new, and a redelivered hop gets the screen it got before."""
-    prepare(app)
     _adopt_defaults(app, contact)
     runs.note_inbound(contact, None)
     turn = Turn(app, contact, "ussd")

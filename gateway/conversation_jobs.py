@@ -6,7 +6,7 @@ import datetime as dt
 from flask import Flask
 
 from flows import engine
-from gateway.conversation import RUN_STATUS, Turn, prepare
+from gateway.conversation import RUN_STATUS, Turn
 from gateway.logs import log_event
 from gateway.scheduler import job
 from storage import runs
@@ -20,7 +20,6 @@ USSD_SESSION_KEEP = dt.timedelta(days=2)  # long enough to answer any redelivere
 @job("conversation.expire", "interval", minutes=1)
 def expire_runs(app: Flask) -> dict[str, int]:
     """End SMS runs past their wait (through the engine, which records why) and idle USSD runs."""
-    prepare(app)
     now = utcnow()
     expired = sum(_expire_sms_run(app, run) for run in runs.stale_runs(now, "sms"))
     ussd = runs.expire_ussd_runs(now - USSD_IDLE)
