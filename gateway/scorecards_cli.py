@@ -12,6 +12,7 @@ import click
 import yaml
 
 from gateway.cli import with_app
+from storage.access import cli_principal
 
 
 def _fail(message: str) -> None:
@@ -167,11 +168,11 @@ def complaints_group() -> None:
 def complaints_list(app, status, sensitive, limit) -> None:
     """List complaints, newest first."""
     from storage import complaints as store
-    from storage.tokens import audit
+    from storage.audit import record
 
     rows = store.list_complaints(status=status, sensitive_only=sensitive, limit=limit)
     if sensitive:
-        audit("complaints.restricted_list", None, actor="cli")
+        record(cli_principal(), "complaints.restricted_list", None)
     for c in rows:
         view = store.complaint_view(c, with_text=False)
         flags = "".join(f for f, on in (("!", view["overdue"]), ("F", c.flagged), ("S", c.sensitive)) if on)
@@ -185,11 +186,11 @@ def complaints_list(app, status, sensitive, limit) -> None:
 def complaints_show(app, ref: str) -> None:
     """Show one complaint with its history."""
     from storage import complaints as store
-    from storage.tokens import audit
+    from storage.audit import record
 
     complaint = store.find(ref) or _fail(f"no complaint {ref}")
     if complaint.sensitive:
-        audit("complaint.restricted_read", complaint.ref, actor="cli")
+        record(cli_principal(), "complaint.restricted_read", complaint.ref)
     click.echo(json.dumps(store.complaint_view(complaint), ensure_ascii=False, indent=2))
 
 
@@ -224,8 +225,8 @@ def complaints_set_status(app, ref: str, status: str, note: str | None, actor: s
 def digest(app, week: str | None, fmt: str, unit: str | None, out: str | None) -> None:
     """Build the weekly CSO digest as JSON, CSV, HTML or the SMS summary."""
     from gateway import digests
+    from storage.audit import record
     from storage.models import AdminUnit
-    from storage.tokens import audit
 
     try:
         the_week = digests.week_of(app, week)
@@ -234,7 +235,7 @@ def digest(app, week: str | None, fmt: str, unit: str | None, out: str | None) -
     if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
         _fail(f"no admin unit with code {unit!r}")
     data = digests.build(app, the_week, unit)
-    audit("digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""), actor="cli")
+    record(cli_principal(), "digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
     body = {"json": lambda d: json.dumps(d, ensure_ascii=False, indent=2) + "\n", "csv": digests.render_csv,
             "html": lambda d: digests.render_html(app, d), "sms": lambda d: digests.render_sms(d) + "\n"}[fmt](data)
     _write(body, out)
@@ -321,11 +322,11 @@ def _range(app, since: dt.datetime | None, until: dt.datetime | None):
 def export_round(app, round_id: int, since, until, out) -> None:
     """Export a round's scores as CSV."""
     from storage import exports
+    from storage.audit import record
     from storage.scorecards import Round
-    from storage.tokens import audit
 
     Round.get_or_none(Round.id == round_id) or _fail(f"no round {round_id}")
-    audit("export.round", f"round:{round_id}", actor="cli")
+    record(cli_principal(), "export.round", f"round:{round_id}")
     zone = app.config["GATEWAY"]["timezone"]
     _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until), zone), out)
 
@@ -339,9 +340,9 @@ def export_round(app, round_id: int, since, until, out) -> None:
 def export_flow(app, flow_id: str, since, until, out) -> None:
     """Export a flow's saved results as CSV."""
     from storage import exports
-    from storage.tokens import audit
+    from storage.audit import record
 
-    audit("export.flow", f"flow:{flow_id}", actor="cli")
+    record(cli_principal(), "export.flow", f"flow:{flow_id}")
     zone = app.config["GATEWAY"]["timezone"]
     _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until), zone), out)
 

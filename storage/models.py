@@ -122,21 +122,39 @@ class FlowResult(BaseModel):
         indexes = ((("run", "name"), True),)
 
 
+class Organisation(BaseModel):
+    """The body a token or a console user acts for (a CSO, a district office); see `storage.access`."""
+
+    name = pw.CharField(unique=True)
+    created_at = pw.DateTimeField(default=utcnow)
+
+
 class ApiToken(BaseModel):
+    """A bearer token: a role, a scope of admin units (`storage.access.Scope` as text) and an expiry."""
+
     name = pw.CharField()
     role = pw.CharField()  # cso | staff | admin
+    scope = pw.TextField(default="")  # "national" or admin-unit codes "BGD,ZVK-03"
+    organisation = pw.ForeignKeyField(Organisation, null=True, backref="tokens", on_delete="SET NULL")
     token_hash = pw.CharField(unique=True)
     created_at = pw.DateTimeField(default=utcnow)
+    expires_at = pw.DateTimeField(null=True)
     last_used_at = pw.DateTimeField(null=True)
     revoked_at = pw.DateTimeField(null=True)
 
 
 class AuditLog(BaseModel):
+    """Who read or changed what (see `storage.audit`); never a phone number or a message text."""
+
     token = pw.ForeignKeyField(ApiToken, null=True, backref="audit", on_delete="SET NULL")
-    actor = pw.CharField()  # token name, or "cli"
-    action = pw.CharField()
-    target = pw.CharField(null=True)
-    at = pw.DateTimeField(default=utcnow)
+    actor = pw.CharField()  # the principal's label: "token:3 CSO Khoroo 7 (org)", "cli operator", "user:5 …"
+    actor_kind = pw.CharField(null=True)  # token | user | cli | system
+    role = pw.CharField(null=True)  # the actor's role at the time
+    organisation = pw.CharField(null=True)
+    action = pw.CharField(index=True)  # complaint.read, export.flow, token.create, contact.forget…
+    target = pw.CharField(null=True)  # complaint:G-0412, flow:complaint, token:7, contact:12…
+    detail = pw.TextField(null=True)  # e.g. the filters of an export, a status change "new -> routed"
+    at = pw.DateTimeField(default=utcnow, index=True)
 
 
 class Lease(BaseModel):
@@ -147,4 +165,5 @@ class Lease(BaseModel):
     expires_at = pw.DateTimeField()
 
 
-CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, Message, FlowRun, FlowResult, ApiToken, AuditLog, Lease]
+CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, Message, FlowRun, FlowResult, Organisation, ApiToken,
+               AuditLog, Lease]

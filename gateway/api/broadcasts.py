@@ -4,10 +4,9 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 
 from gateway import broadcasts as bc
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, require_role
 from gateway.api.meetings import BadBody, audience_field, bad_request, json_body, pair, time_field
 from storage import meetings as store
-from storage import tokens
 
 bp = Blueprint("broadcasts", __name__)
 
@@ -29,7 +28,7 @@ def create_broadcast():
         broadcast = bc.send_plain_broadcast(current_app, cleaned, text_mn, text_en, when, latin, g.api_token.name)
     except (BadBody, bc.BroadcastError) as exc:
         return bad_request(exc)
-    tokens.audit("broadcast.create", broadcast.origin, token=g.api_token)
+    audit("broadcast.create", broadcast.origin)
     return jsonify(bc.broadcast_summary(current_app, broadcast)), 201
 
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
 from gateway import complaints as service
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, require_role
 from storage import complaints as store
-from storage import tokens
 
 bp = Blueprint("complaints", __name__)
 
@@ -40,7 +39,7 @@ def restricted_queue():
     _require_restricted_reader()
     rows = store.list_complaints(status=request.args.get("status"), sensitive_only=True,
                                  limit=_int_arg("limit", 100, 500), offset=_int_arg("offset", 0, 10**9))
-    tokens.audit("complaints.restricted_list", None, token=g.api_token)
+    audit("complaints.restricted_list", None)
     return jsonify(complaints=[store.complaint_view(c) for c in rows])
 
 
@@ -103,7 +102,7 @@ def _complaint(ref: str, staff_action: bool = False) -> store.Complaint:
         if staff_action and g.api_token.role == "cso":
             abort(403, description="this needs the 'staff' role")
         _require_restricted_reader()
-        tokens.audit("complaint.restricted_read", complaint.ref, token=g.api_token)
+        audit("complaint.restricted_read", complaint.ref)
     return complaint
 
 

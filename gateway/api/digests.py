@@ -1,11 +1,10 @@
 """GET /api/v1/digests/<YYYY-Www>[.csv|.html|.txt]: the weekly CSO digest (role cso), every read audited."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify, request
 
 from gateway import digests
-from gateway.api.auth import require_role
-from storage import tokens
+from gateway.api.auth import audit, require_role
 from storage.models import AdminUnit
 
 bp = Blueprint("digests", __name__)
@@ -29,7 +28,7 @@ def weekly_digest(week: str):
     if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
         abort(404, description=f"no admin unit with code {unit!r}")
     digest = digests.build(current_app, the_week, unit)
-    tokens.audit("digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""), token=g.api_token)
+    audit("digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
     if fmt == "json":
         return jsonify(digest)
     body = {"csv": digests.render_csv, "txt": digests.render_sms}[fmt](digest) if fmt != "html" \

@@ -4,11 +4,11 @@ from __future__ import annotations
 import datetime as dt
 from zoneinfo import ZoneInfo
 
-from flask import Blueprint, Response, abort, current_app, g, request, stream_with_context
+from flask import Blueprint, Response, abort, current_app, request, stream_with_context
 
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, require_role
 from gateway.digests import csv_lines
-from storage import exports, tokens
+from storage import exports
 from storage.models import FlowRun
 from storage.scorecards import Round
 
@@ -22,7 +22,7 @@ def export_round(round_id: int):
     if Round.get_or_none(Round.id == round_id) is None:
         abort(404, description=f"no round {round_id}")
     since, until = date_range()
-    tokens.audit("export.round", f"round:{round_id} {request.query_string.decode()[:200]}", token=g.api_token)
+    audit("export.round", f"round:{round_id} {request.query_string.decode()[:200]}")
     rows = exports.round_rows(round_id, since, until, current_app.config["GATEWAY"]["timezone"])
     return _csv(f"round-{round_id}.csv", exports.ROUND_COLUMNS, rows)
 
@@ -36,7 +36,7 @@ def export_flow(flow_id: str):
     if not known:
         abort(404, description=f"no flow {flow_id!r}")
     since, until = date_range()
-    tokens.audit("export.flow", f"flow:{flow_id} {request.query_string.decode()[:200]}", token=g.api_token)
+    audit("export.flow", f"flow:{flow_id} {request.query_string.decode()[:200]}")
     rows = exports.flow_rows(flow_id, since, until, current_app.config["GATEWAY"]["timezone"])
     return _csv(f"flow-{flow_id}.csv", exports.FLOW_COLUMNS, rows)
 

@@ -5,9 +5,8 @@ from flask import Blueprint, current_app, g, jsonify, request
 
 from gateway import broadcasts as bc
 from gateway import meetings
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, require_role
 from storage import meetings as store
-from storage import tokens
 from storage.db import utcnow
 
 bp = Blueprint("meetings", __name__)
@@ -93,7 +92,7 @@ def create_meeting():
         meeting = meetings.create_meeting(current_app, created_by=g.api_token.name, **fields)
     except (BadBody, bc.BroadcastError) as exc:
         return bad_request(exc)
-    tokens.audit("meeting.create", f"meeting:{meeting.id}", token=g.api_token)
+    audit("meeting.create", f"meeting:{meeting.id}")
     return jsonify(meetings.meeting_summary(current_app, meeting)), 201
 
 
@@ -147,5 +146,5 @@ def change_meeting(meeting_id: int):
             raise BadBody("send {\"starts_at\": …} and/or {\"place\": …} to move, or {\"status\": \"cancelled\"}")
     except (BadBody, bc.BroadcastError) as exc:
         return bad_request(exc)
-    tokens.audit(action, f"meeting:{meeting.id}", token=g.api_token)
+    audit(action, f"meeting:{meeting.id}")
     return jsonify(meetings.meeting_summary(current_app, store.get_meeting(meeting.id)))

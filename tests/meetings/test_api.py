@@ -15,7 +15,7 @@ MEETING = {"kind": "inh", "title": {"mn": "7-р хорооны ИНХ", "en": "K
 
 
 def bearer(role: str) -> dict:
-    _, plain = tokens.create_token(f"{role}-token", role)
+    _, plain = tokens.create_token(f"{role}-token", role, "UB,ZAV")
     return {"Authorization": f"Bearer {plain}"}
 
 

@@ -28,9 +28,10 @@ def phone(app, number: str) -> Phone:
     return Phone(app, InProcessTransport(app, AT_TOKEN), number)
 
 
-def bearer(app, role: str, name: str | None = None) -> dict:
+def bearer(app, role: str, name: str | None = None, scope: str = "UB,ZAV") -> dict:
+    """A token of `role`; by default it reads both of the bundled top-level units (all of the test data)."""
     with app.app_context(), database.connection_context():
-        _, plain = create_token(name or f"test {role}", role)
+        _, plain = create_token(name or f"test {role}", role, scope)
     return {"Authorization": f"Bearer {plain}"}
 
 

@@ -66,7 +66,7 @@ def test_token_use_is_recorded_and_openapi_lists_roles(app):
         assert token.last_used_at is not None and len(token.token_hash) == 64
         assert headers["Authorization"].split()[1] not in token.token_hash
         assert [(a.actor, a.action, a.target) for a in AuditLog.select()] == [
-            ("CSO Khoroo 7", "digest.read", "2026-W47.json")]
+            ("token:1 CSO Khoroo 7", "digest.read", "2026-W47.json")]
     spec = client.get("/api/v1/openapi.json").json
     assert spec["paths"]["/api/v1/digests/{week}"]["get"]["x-required-role"] == "cso"
     assert spec["paths"]["/api/v1/rounds/{round_id}/open"]["post"]["x-required-role"] == "admin"

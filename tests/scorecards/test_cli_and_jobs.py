@@ -128,7 +128,9 @@ def test_export_command_streams_csv(app, run, tmp_path):
 
 
 def test_tokens_create_list_revoke(app, run):
-    created = run("tokens", "create", "--role", "cso", "--name", "CSO Khoroo 7")
+    assert run("tokens", "create", "--role", "cso", "--name", "CSO Khoroo 7").exit_code != 0  # no scope
+    assert run("tokens", "create", "--role", "cso", "--name", "x", "--scope", "national").exit_code != 0
+    created = run("tokens", "create", "--role", "cso", "--name", "CSO Khoroo 7", "--scope", "BGD-07")
     plain = created.stdout.strip().splitlines()[-1]
     assert plain.startswith("gw_") and len(plain) > 30
     client = app.test_client()
