@@ -12,23 +12,20 @@ from typing import Any
 
 from flows.catalog import AdminCatalog
 from flows.definition import Flow, Issue, Step
-from flows.engine import Context, _Run  # the engine draws the screens, so measured sizes are the real ones
-from flows.screens import ussd_fits, ussd_limit
+from flows.engine import ENGINE_VARS, Context, _Run  # the engine draws the screens: measured sizes are real
+from flows.screens import USSD_GSM7_LIMIT, ussd_fits, ussd_limit
 from flows.templates import render
 from flows.text import is_gsm7, normalize, same_word, sms_size
 
 SMS_SEGMENT_WARNING = 2
-# Handled by the gateway before any flow, whatever state the person is in; a flow cannot claim them.
-RESERVED_WORDS: dict[str, tuple[str, ...]] = {
+# STOP and START are built into the decision (STOP must work even with every flow file broken); the other
+# reserved words belong to system flows (`triggers.reserved`). A flow keyword can claim none of them.
+BUILT_IN_WORDS: dict[str, tuple[str, ...]] = {
     "stop": ("stop", "зогс", "zogs"),
     "start": ("start", "эхлэх", "ehleh"),
-    "help": ("help", "тусламж", "tuslamj"),
-    "mn": ("mn", "мн", "монгол", "mongol"),
-    "en": ("en", "english", "англи"),
-    "cyrl": ("kirill", "кирилл"),
-    "latn": ("latin", "латин"),
 }
-RESERVED_KEYWORDS = tuple(word for words in RESERVED_WORDS.values() for word in words)
+BESIDE_ROLES = ("help", "language", "script")  # answered beside the current run: they cannot ask anything
+USSD_ROLES = ("consent", "ussd_menu", "rejoin")
 RENDERINGS = (("mn", "cyrl"), ("mn", "latn"), ("en", "latn"))
 RECORD_RESULTS = {
     "scorecard": ("group", "round", "score.*"),
@@ -46,7 +43,7 @@ def check_flow(flow: Flow) -> list[Issue]:
     issues = (
         _unknown_steps(flow) + _unreachable_steps(flow) + _dead_ends(flow) + _endless_loops(flow)
         + _missing_translations(flow) + _choice_clashes(flow) + _unsaved_conditions(flow) + _step_rules(flow)
-        + _record_results(flow) + _reserved_keywords(flow)
+        + _record_results(flow) + _reserved_keywords(flow) + _role_rules(flow)
     )
     if not any(issue.severity == "error" for issue in issues):
         issues += _latin_overrides(flow) + size_issues(flow)
@@ -61,6 +58,11 @@ def check_against_loaded(flow: Flow, loaded: Mapping[str, Flow]) -> list[Issue]:
     issues = []
     for index, keyword in enumerate(flow.keywords):
         for other in loaded.values():
+            reserved = next((word for words in other.reserved.values() for word in words
+                             if keywords_clash(keyword, word)), None)
+            if reserved is not None:
+                message = f"keyword '{keyword}' is reserved ('{reserved}' of system flow '{other.id}')"
+                issues.append(_issue(flow, ("triggers", "keywords", index), "reserved_keyword", message))
             clash = next((word for word in other.keywords if keywords_clash(keyword, word)), None)
             if clash is not None:
                 message = f"keyword '{keyword}' clashes with '{clash}' of flow '{other.id}' ({other.source})"
@@ -80,12 +82,28 @@ def check_flow_references(flows: Mapping[str, Flow]) -> list[Issue]:
 
 
 def _reserved_keywords(flow: Flow) -> list[Issue]:
-    reserved = {normalize(word) for word in RESERVED_KEYWORDS}
+    reserved = {normalize(word) for words in BUILT_IN_WORDS.values() for word in words}
     return [
         _issue(flow, ("triggers", "keywords", index), "reserved_keyword",
                f"keyword '{keyword}' is reserved (STOP/START/HELP/MN/EN work before any flow)")
         for index, keyword in enumerate(flow.keywords) if normalize(keyword) in reserved
     ]
+
+
+def _role_rules(flow: Flow) -> list[Issue]:
+    """System flows: reserved words need a role; a flow answered beside the current run cannot wait."""
+    issues = []
+    if flow.reserved and flow.role not in BESIDE_ROLES:
+        message = f"triggers.reserved is only for flows with role {', '.join(BESIDE_ROLES)}"
+        issues.append(_issue(flow, ("triggers", "reserved"), "reserved_without_role", message))
+    if flow.role and (flow.keywords or flow.ussd):
+        message = "a system flow (role) is started by the gateway: it cannot have keywords or a USSD menu entry"
+        issues.append(_issue(flow, ("triggers",), "role_with_triggers", message))
+    if flow.role in BESIDE_ROLES:
+        issues += [_issue(flow, ("steps", step.id), "role_cannot_ask",
+                          f"step '{step.id}': a {flow.role} flow answers at once and cannot ask anything")
+                   for step in flow.steps.values() if step.answer]
+    return issues
 
 
 def keywords_clash(first: str, second: str) -> bool:
@@ -106,7 +124,7 @@ def _unknown_steps(flow: Flow) -> list[Issue]:
 
 
 def _successors(flow: Flow, step: Step) -> list[str]:
-    if step.end or step.goto_flow:
+    if step.end or step.leaves_flow:
         return []
     return [branch.goto for branch in step.next if branch.goto in flow.steps]
 
@@ -118,6 +136,25 @@ def _reachable(flow: Flow, start: str) -> set[str]:
         if step_id not in seen and step_id in flow.steps:
             seen.add(step_id)
             todo += _successors(flow, flow.steps[step_id])
+    return seen
+
+
+def _reachable_on(flow: Flow, channel: str) -> set[str]:
+    """Steps a conversation on *channel* can reach: a branch that tests only `channel` is decided here."""
+    seen, todo = set(), [flow.start]
+    while todo:
+        step_id = todo.pop()
+        if step_id in seen or step_id not in flow.steps:
+            continue
+        seen.add(step_id)
+        step = flow.steps[step_id]
+        for branch in [] if step.end or step.leaves_flow else step.next:
+            channel_only = branch.condition is not None and set(branch.condition) == {"channel"}
+            if channel_only and str(branch.condition["channel"]) != channel:
+                continue
+            todo.append(branch.goto)
+            if branch.condition is None or channel_only:
+                break
     return seen
 
 
@@ -133,7 +170,7 @@ def _dead_ends(flow: Flow) -> list[Issue]:
     """An answer with nowhere to go, or branches that can all miss."""
     issues = []
     for step in flow.steps.values():
-        if step.end or step.goto_flow:
+        if step.end or step.leaves_flow:
             continue
         if step.answer and not step.next:
             message = f"step '{step.id}' asks a question but has no 'next': the answer goes nowhere"
@@ -267,7 +304,7 @@ def _unsaved_conditions(flow: Flow) -> list[Issue]:
         for index, branch in enumerate(step.next):
             for name in branch.condition or {}:
                 head = name.split(".")[0]
-                if name in saved or head in saved or head in prefixes or head in flow.uses:
+                if name in saved or head in saved or head in prefixes or head in flow.uses or head in ENGINE_VARS:
                     continue
                 message = f"step '{step.id}' tests '{name}', but no step saves it"
                 issues.append(_issue(flow, ("steps", step.id, "next", index, "if", name), "unsaved_result", message))
@@ -363,7 +400,7 @@ def _where(message: MessageSize) -> str:
 
 def message_sizes(flow: Flow) -> Iterator[MessageSize]:
     """Every message the flow can send, rendered with sample data, per channel, language and script."""
-    channels = ("sms", "ussd") if flow.ussd else ("sms",)
+    channels = ("sms", "ussd") if flow.ussd or flow.role in USSD_ROLES else ("sms",)
     for channel in channels:
         for language, script in RENDERINGS:
             yield from _step_messages(flow, channel, language, script)
@@ -371,7 +408,8 @@ def message_sizes(flow: Flow) -> Iterator[MessageSize]:
 
 def _step_messages(flow: Flow, channel: str, language: str, script: str) -> Iterator[MessageSize]:
     ctx = Context(channel, language, script, SAMPLE_NOW, SAMPLE_VARS, SAMPLE_UNITS)
-    for step in flow.steps.values():
+    reachable = _reachable_on(flow, channel)
+    for step in (step for step in flow.steps.values() if step.id in reachable):
         run = _Run(flow, _sample_state(flow, step), ctx)
         if step.say and not step.answer:
             yield MessageSize(flow.id, step.id, "say", channel, language, script, run.text(step.say))
@@ -389,13 +427,20 @@ def _screens(run, step: Step, channel: str) -> Iterator[tuple[str, str]]:
         if channel == "sms":
             yield "ask" + suffix, run.screen(step)
             continue
-        run.state["retries"] = 1
-        for number, page in enumerate(run.pages(step), 1):
-            yield "re-ask" + suffix + (f" (page {number})" if number > 1 else ""), page
-        run.state["retries"] = 0
+        if _can_be_rejected(step):
+            run.state["retries"] = 1
+            for number, page in enumerate(run.pages(step), 1):
+                yield "re-ask" + suffix + (f" (page {number})" if number > 1 else ""), page
+            run.state["retries"] = 0
         # Long menus are paged with "99 More", so each page must fit, not the whole menu.
         for number, page in enumerate(run.pages(step), 1):
             yield "ask" + suffix + (f" (page {number})" if number > 1 else ""), page
+
+
+def _can_be_rejected(step: Step) -> bool:
+    """An optional free-text answer longer than any USSD input takes whatever is sent: it has no re-ask screen."""
+    answer = step.answer
+    return not (answer.kind == "text" and answer.optional and answer.max_length >= USSD_GSM7_LIMIT)
 
 
 def _sample_state(flow: Flow, step: Step) -> dict:

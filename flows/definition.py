@@ -13,6 +13,16 @@ Severity = Literal["error", "warning"]
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_SMS_WAIT = timedelta(days=3)
 RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup")
+# System flows play a part in every conversation; the decision finds them by role (flows/system/*.yaml) and
+# gives each role these variables, which its texts and conditions may read.
+ROLE_VARS: dict[str, frozenset[str]] = {
+    "consent": frozenset({"months"}), "ussd_menu": frozenset({"services"}),
+    "help": frozenset({"keywords", "unknown", "word"}), "language": frozenset({"word"}),
+    "script": frozenset({"word"}), "rejoin": frozenset(),
+}
+ROLES = tuple(ROLE_VARS)
+# What a step's `do` may change; each becomes an effect the gateway applies.
+ACTIONS = ("set_language", "set_script", "opt_in")
 
 
 @dataclass(frozen=True)
@@ -121,11 +131,17 @@ class Step:
     foreach: Foreach | None = None
     next: tuple[Branch, ...] = ()
     goto_flow: str | None = None
+    goto_flow_from: str | None = None  # a saved result that names the flow to go to (the USSD menu)
     end: bool = False
+    do: tuple[tuple[str, str], ...] = ()  # actions run when the step is reached, before its say
 
     @property
     def is_terminal(self) -> bool:
-        return self.end or self.goto_flow is not None or not self.next
+        return self.end or self.leaves_flow or not self.next
+
+    @property
+    def leaves_flow(self) -> bool:
+        return self.goto_flow is not None or self.goto_flow_from is not None
 
     def texts(self) -> list[tuple[str, Text]]:
         """(label, text) pairs for translation and size checks."""
@@ -151,6 +167,8 @@ class Flow:
     max_retries: int = DEFAULT_MAX_RETRIES
     sms_wait: timedelta = DEFAULT_SMS_WAIT
     uses: frozenset[str] = frozenset()
+    role: str | None = None
+    reserved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → one-word messages
     source: str = "<string>"
     positions: Mapping[tuple, tuple[int, int]] = field(default_factory=dict, repr=False, compare=False)
 

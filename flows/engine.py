@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 import logging
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 
 Status = Literal["waiting", "completed", "failed", "expired", "home", "goto"]
 STATE_VERSION = 1
+ENGINE_VARS = frozenset({"channel", "lang"})  # every flow may test these
 MAX_STEPS_PER_CALL = 200  # a guard against loops the validator could not see (conditions on data)
 MAX_BACK_DEPTH = 30
 MAX_SAVED_TEXT = 1000
@@ -62,6 +63,11 @@ def start(flow: Flow, ctx: Context) -> Outcome:
 def resume(flow: Flow, state: dict, text: str, ctx: Context) -> Outcome:
     """Continue a waiting run with the person's reply."""
     return _safely(flow, state, ctx, lambda run: run.answer(text if isinstance(text, str) else ""))
+
+
+def repeat(flow: Flow, state: dict, ctx: Context) -> Outcome:
+    """Ask the waiting question again, changing nothing (after the person chose to carry on)."""
+    return _safely(flow, state, ctx, lambda run: run.repeat())
 
 
 def expire(flow: Flow, state: dict, ctx: Context) -> Outcome:
@@ -151,6 +157,10 @@ class _Run:
             return
         self.accept_or_reject(step, text)
 
+    def repeat(self) -> None:
+        if self.state.get("status") == "waiting":
+            self.show(self.flow.steps[self.state["step"]], "question_repeated")
+
     def expire(self) -> None:
         if self.state.get("status") == "waiting":
             self.finish("expired", "run_expired")
@@ -168,24 +178,38 @@ class _Run:
             if step is None:
                 return self.finish("completed", "run_completed")
             self.state.update(step=step.id, retries=0, page=0, item=0, unit=None)
+            self.act(step)
             waits = bool(step.answer) and self.needs_answer(step)
             if step.say and not waits:
                 self.replies.append(self.text(step.say))  # a waiting step's say is part of its question
             if waits:
                 return self.wait(step)
-            if step.goto_flow or step.end:
+            if step.leaves_flow or step.end:
                 return self.move_on(step)
             step_id = self.next_step(step)
         self.fail("too_many_steps")
 
     def move_on(self, step: Step) -> None:
         """Leave a step: to another flow, to the end, or to the next step."""
-        if step.goto_flow:
-            self.goto = step.goto_flow
-            return self.finish("goto", "flow_redirected", flow=step.goto_flow)
+        if step.leaves_flow:
+            self.goto = step.goto_flow or str(self.lookup(step.goto_flow_from) or "")
+            return self.finish("goto", "flow_redirected", flow=self.goto)
         if step.end:
             return self.finish("completed", "run_completed")
         self.walk(self.next_step(step))
+
+    def act(self, step: Step) -> None:
+        """A step's actions: the gateway applies them (as effects); later texts already follow them."""
+        for name, value in step.do:
+            if name == "set_language":
+                language = ("en" if self.ctx.language == "mn" else "mn") if value == "toggle" else value
+                self.ctx = replace(self.ctx, language=language)
+                self.event("language_set", language=language)
+            elif name == "set_script":
+                self.ctx = replace(self.ctx, script=value)
+                self.event("script_set", script=value)
+            else:
+                self.event("opted_in")
 
     def needs_answer(self, step: Step) -> bool:
         """False when the answer is already known: one open round, an empty list, or no admin units."""
@@ -256,7 +280,7 @@ class _Run:
 
     def take_text(self, step: Step, text: str) -> str | None:
         cleaned = answers.clean(text)
-        if step.answer.optional and answers.is_skip(cleaned):
+        if step.answer.optional and (not cleaned or answers.is_skip(cleaned)):  # sending nothing skips too
             self.event("result_skipped", step=step.id, name=step.save)
             return "next"
         if not cleaned or len(cleaned) > step.answer.max_length:
@@ -398,7 +422,7 @@ class _Run:
 
     def label(self, step: Step, choice: Choice) -> str:
         """Authors' labels are templates; labels from the gateway's data are shown as they are."""
-        if step.answer.choices_from:
+        if step.answer.choices_from and choice.key not in {written.key for written in step.answer.choices}:
             return pick_language(asdict(choice.label), self.ctx.language, self.ctx.script)
         return self.text(choice.label)
 
@@ -459,12 +483,15 @@ class _Run:
     # ---- data lookups ----------------------------------------------------------------------------------
 
     def choices(self, step: Step) -> tuple[Choice, ...]:
+        """Choices written in the flow, after those from the gateway's data (the USSD menu adds "English")."""
         if not step.answer.choices_from:
             return step.answer.choices
         items = self.list_var(step.answer.choices_from)
-        return tuple(
+        from_data = tuple(
             Choice(str(item.get("key")), Text(str(item.get("mn", "")), str(item.get("en", "")), item.get("latn")),
                    number) for number, item in enumerate(items, 1))
+        return from_data + tuple(replace(choice, number=len(from_data) + number)
+                                 for number, choice in enumerate(step.answer.choices, 1))
 
     def list_var(self, name: str) -> list[Mapping]:
         value = self.ctx.vars.get(name) if name in self.flow.uses else None
@@ -489,6 +516,8 @@ class _Run:
         return value
 
     def root_value(self, head: str) -> Any:
+        if head in ENGINE_VARS:
+            return {"channel": self.ctx.channel, "lang": self.ctx.language}[head]
         for step in self.flow.steps.values():
             if step.answer and step.answer.choices_from and step.save == head:
                 return self.chosen_item(step)

@@ -24,6 +24,7 @@ from flows import checks
 from flows.definition import (
     DEFAULT_MAX_RETRIES,
     DEFAULT_SMS_WAIT,
+    ROLE_VARS,
     Answer,
     Branch,
     Choice,
@@ -38,6 +39,8 @@ from flows.templates import compile_template, variables_in
 from flows.text import normalize
 
 BUNDLED_DIR = Path(__file__).resolve().parent
+SYSTEM_DIR = BUNDLED_DIR / "system"  # always loaded: consent, menu, help, language and script, and messages
+MESSAGES_FILE = "messages.yaml"
 SCHEMA_PATH = BUNDLED_DIR / "schema.json"
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _ENGINE_NAMES = frozenset({"lang", "loop"})  # provided by the engine, not by the gateway
@@ -45,44 +48,59 @@ _ENGINE_NAMES = frozenset({"lang", "loop"})  # provided by the engine, not by th
 
 @dataclass
 class FlowSet:
-    """The flows that loaded, plus every issue found (including those of flows left out)."""
+    """The flows that loaded (system flows included), the gateway's own messages, and every issue found."""
 
     flows: dict[str, Flow] = field(default_factory=dict)
     issues: list[Issue] = field(default_factory=list)
-    _index: dict[str, Flow] = field(default_factory=dict, init=False, repr=False, compare=False)
-    _index_signature: tuple = field(default=(), init=False, repr=False, compare=False)
+    messages: dict[str, Text] = field(default_factory=dict)
+    _indexes: tuple = field(default=((), {}, {}), init=False, repr=False, compare=False)
 
     def get(self, flow_id: str) -> Flow | None:
         return self.flows.get(flow_id)
 
+    def by_role(self, role: str) -> Flow | None:
+        return next((flow for flow in self.flows.values() if flow.role == role), None)
+
     def by_keyword(self, word: str) -> Flow | None:
         """The flow whose keyword matches *word* (script-, case- and transliteration-insensitive)."""
-        key = normalize(word)
-        if not key:
-            return None
-        keyed = self._keyword_index()
-        if key in keyed:
-            return keyed[key]
-        close = {flow.id: flow for known, flow in keyed.items() if checks.keywords_clash(key, known)}
-        return next(iter(close.values())) if len(close) == 1 else None
+        return self._match(word, self._index()[1])
+
+    def reserved(self, text: str) -> tuple[Flow, str] | None:
+        """(system flow, word group) when *text* is one reserved word (`Help!`, `ТУСЛАМЖ`, `mongol`)."""
+        words = normalize(text).split()
+        return self._match(words[0], self._index()[2]) if len(words) == 1 else None
+
+    def services(self) -> list[Flow]:
+        """Flows people start themselves: the USSD main menu and the help list show these."""
+        return [flow for flow in self.flows.values() if flow.role is None]
 
     def ussd_flows(self) -> list[Flow]:
         """Flows for the USSD main menu, by ``ussd_order`` then id."""
-        return sorted((flow for flow in self.flows.values() if flow.ussd), key=lambda f: (f.ussd_order, f.id))
+        return sorted((flow for flow in self.services() if flow.ussd), key=lambda f: (f.ussd_order, f.id))
 
-    def _keyword_index(self) -> dict[str, Flow]:
-        """Normalised keyword → flow, rebuilt only when the set of flows changes."""
+    @staticmethod
+    def _match(word: str, index: dict):
+        key = normalize(word)
+        if not key:
+            return None
+        if key in index:
+            return index[key]
+        close = [found for known, found in index.items() if len(key) >= 4 and checks.keywords_clash(key, known)]
+        return close[0] if len({id(found) for found in close}) == 1 else None
+
+    def _index(self) -> tuple:
+        """(signature, keyword → flow, reserved word → (flow, group)), rebuilt only when the flows change."""
         signature = tuple((flow_id, id(flow)) for flow_id, flow in self.flows.items())
-        if self._index_signature != signature:
-            self._index = {normalize(word): flow for flow in self.flows.values() for word in flow.keywords}
-            self._index_signature = signature
-        return self._index
+        if self._indexes[0] != signature:
+            keywords = {normalize(word): flow for flow in self.services() for word in flow.keywords}
+            reserved = {normalize(word): (flow, group) for flow in self.flows.values()
+                        for group, words in flow.reserved.items() for word in words}
+            self._indexes = (signature, keywords, reserved)
+        return self._indexes
 
     @property
     def errors(self) -> list[Issue]:
         return [issue for issue in self.issues if issue.severity == "error"]
-
-
 
 
 def load_flow_text(text: str, source: str = "<string>") -> Flow:
@@ -111,30 +129,45 @@ def load_flow_text_with_issues(text: str, source: str = "<string>") -> tuple[Flo
     return (None if has_errors else flow), issues
 
 
+NOT_FLOWS = frozenset({MESSAGES_FILE, "lexicon.yaml"})  # data files that live beside the flows
+
+
 def flow_files(paths: Iterable[str | Path], bundled: bool = True) -> list[Path]:
-    """YAML files named by *paths* (folders are searched one level deep), bundled flows first."""
+    """YAML files named by *paths* (folders are searched one level deep): system flows first, then bundled."""
     found: list[Path] = []
-    roots = ([BUNDLED_DIR] if bundled else []) + [Path(path) for path in paths]
+    roots = [SYSTEM_DIR] + ([BUNDLED_DIR] if bundled else []) + [Path(path) for path in paths]
     for root in roots:
-        candidates = sorted(root.glob("*.y*ml")) if root.is_dir() else [root]
+        candidates = sorted(p for p in root.glob("*.y*ml") if p.name not in NOT_FLOWS) if root.is_dir() else [root]
         found += [path for path in candidates if path.resolve() not in {seen.resolve() for seen in found}]
     return found
 
 
 def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
-    """Load every flow file; broken flows are left out and reported in ``FlowSet.issues``."""
-    flow_set = FlowSet()
+    """Load every flow file; broken flows are left out and reported in ``FlowSet.issues``.
+
+    A flow with a system `role` replaces the one loaded before it with that role (a CSO's own menu or notice)."""
+    flow_set = FlowSet(messages=load_messages(SYSTEM_DIR / MESSAGES_FILE))
     for path in flow_files(paths, bundled):
         flow, issues = _load_file(path)
         flow_set.issues += issues
         if flow is None:
             continue
+        replaced = flow_set.by_role(flow.role) if flow.role else None
+        if replaced is not None:
+            del flow_set.flows[replaced.id]
         clashes = checks.check_against_loaded(flow, flow_set.flows)
         flow_set.issues += clashes
         if not any(issue.severity == "error" for issue in clashes):
             flow_set.flows[flow.id] = flow
     flow_set.issues += checks.check_flow_references(flow_set.flows)
     return flow_set
+
+
+@lru_cache(maxsize=8)
+def load_messages(path: Path) -> dict[str, Text]:
+    """The gateway's own texts ({key: {mn, en, latn}}); a broken file is a bug in the package, so it raises."""
+    document = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+    return {str(key): Text(str(text["mn"]), str(text["en"]), text.get("latn")) for key, text in document.items()}
 
 
 def _load_file(path: Path) -> tuple[Flow | None, list[Issue]]:
@@ -255,7 +288,10 @@ def _compile(data: dict, positions: dict, source: str) -> Flow:
         id=data["id"], version=data["version"], name=dict(data["name"]), start=data["start"], steps=steps,
         keywords=tuple(str(word) for word in triggers.get("keywords", [])),
         ussd=bool(triggers.get("ussd", False)), ussd_order=int(triggers.get("ussd_order", 100)),
-        records=data.get("records"), max_retries=int(settings.get("max_retries", DEFAULT_MAX_RETRIES)),
+        records=data.get("records"), role=data.get("role"),
+        reserved={str(group): tuple(str(word) for word in words)
+                  for group, words in (triggers.get("reserved") or {}).items()},
+        max_retries=int(settings.get("max_retries", DEFAULT_MAX_RETRIES)),
         sms_wait=_duration(settings.get("sms_wait")), source=source, positions=positions,
     )
     return _with_uses(flow)
@@ -268,6 +304,8 @@ def _compile_step(step_id: str, raw: dict) -> Step:
         answer=_compile_answer(raw), save=raw.get("save"),
         foreach=Foreach(foreach["list"], foreach["as"], foreach.get("key", "code")) if foreach else None,
         next=_compile_next(raw.get("next")), goto_flow=raw.get("goto_flow"), end=bool(raw.get("end", False)),
+        goto_flow_from=raw.get("goto_flow_from"),
+        do=tuple((name, str(value).lower()) for action in raw.get("do", []) for name, value in action.items()),
     )
 
 
@@ -347,6 +385,7 @@ def _with_uses(flow: Flow) -> Flow:
     chosen_lists = {step.save: step.answer.choices_from for step in flow.steps.values()
                     if step.answer and step.answer.choices_from and step.save}
     read |= {chosen_lists[name] for name in read if name in chosen_lists}
+    read |= ROLE_VARS.get(flow.role or "", frozenset())
     return replace(flow, uses=frozenset(read - results - item_names - _ENGINE_NAMES))
 
 

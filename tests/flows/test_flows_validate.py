@@ -102,7 +102,7 @@ def test_run_check_fails_on_errors_and_prints_locations():
 def test_run_check_json_is_machine_readable():
     exit_code, output = run_check([str(BROKEN / "sms_too_long.yaml")], as_json=True)
     report = json.loads(output)
-    assert exit_code == 0 and report["ok"] is True and report["flows"] == ["sms_too_long"]
+    assert exit_code == 0 and report["ok"] is True and "sms_too_long" in report["flows"]
     assert report["issues"][0]["code"] == "sms_too_long" and report["issues"][0]["severity"] == "warning"
     expected_fields = {"flow", "step", "channel", "language", "script", "encoding", "chars", "segments"}
     assert expected_fields <= set(report["messages"][0])
