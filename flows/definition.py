@@ -166,6 +166,7 @@ class Flow:
     records: str | None = None
     max_retries: int = DEFAULT_MAX_RETRIES
     sms_wait: timedelta = DEFAULT_SMS_WAIT
+    reopen: bool = False  # SMS: after finishing, wait again quietly so a later answer replaces this one
     uses: frozenset[str] = frozenset()
     role: str | None = None
     reserved: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # group → one-word messages

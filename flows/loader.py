@@ -292,7 +292,8 @@ def _compile(data: dict, positions: dict, source: str) -> Flow:
         reserved={str(group): tuple(str(word) for word in words)
                   for group, words in (triggers.get("reserved") or {}).items()},
         max_retries=int(settings.get("max_retries", DEFAULT_MAX_RETRIES)),
-        sms_wait=_duration(settings.get("sms_wait")), source=source, positions=positions,
+        sms_wait=_duration(settings.get("sms_wait")), reopen=bool(settings.get("reopen", False)), source=source,
+        positions=positions,
     )
     return _with_uses(flow)
 

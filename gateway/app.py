@@ -37,6 +37,8 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     if flowset.errors:
         broken = ", ".join(sorted({issue.file for issue in flowset.errors}))
         app.extensions.setdefault("gateway.warnings", []).append(f"broken flows left out: {broken}")
+    _register_conversation(app)
+    _register_jobs(app)
     _register_blueprints(app)
     _register_error_handlers(app)
     init_request_logging(app)
@@ -54,10 +56,36 @@ def load_flowset(config: dict):
     return flowset
 
 
-def _register_blueprints(app: Flask) -> None:
-    from gateway import api, health, records, webhooks
+def _register_conversation(app: Flask) -> None:
+    """What flows read (by flow id or `records` kind) and what finished runs mean (by effect type)."""
+    from flows import effects
+    from gateway import complaints, conversation, join, meetings, scorecards
 
-    records.load_record_modules()  # complaints, scorecards, meetings, join: what finished flows mean
+    conversation.init_app(
+        app,
+        data={"complaint_followup": complaints.followup_data, "scorecard": scorecards.rounds_near,
+              "rsvp": meetings.meeting_data},
+        records={effects.RecordComplaint: complaints.record_complaint,
+                 effects.RecordFollowup: complaints.record_followup, effects.RecordScores: scorecards.record_scores,
+                 effects.RecordRsvp: meetings.record_rsvp, effects.JoinUnit: join.join_unit})
+
+
+def _register_jobs(app: Flask) -> None:
+    from gateway import conversation_jobs, digests, meetings, outbox_jobs, retention, scheduler
+    from gateway.scheduler import Job
+
+    scheduler.init_app(app, [
+        Job("outbox.dispatch", outbox_jobs.dispatch_outbox, "interval", {"seconds": 2}),
+        Job("android.watchdog", outbox_jobs.poll_phone, "interval", {"minutes": 1}),
+        Job("meetings.due", meetings.run_due, "interval", {"seconds": 15}),
+        Job("conversation.expire", conversation_jobs.expire_runs, "interval", {"minutes": 1}),
+        Job("digests.weekly", digests.send_weekly, "cron", {"day_of_week": "mon", "hour": 8, "minute": 0}),
+        Job("retention.purge", retention.purge_expired, "cron", {"hour": 3, "minute": 30}),
+    ])
+
+
+def _register_blueprints(app: Flask) -> None:
+    from gateway import api, health, webhooks
 
     app.register_blueprint(health.bp)
     webhooks.init_app(app)

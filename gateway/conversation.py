@@ -1,366 +1,221 @@
-"""The conversation layer: who is talking, which flow run their message belongs to, and what we answer.
+"""The conversation applier: read one snapshot, ask the pure decision (flows.decision), apply its effects.
 
-Channels call `handle_sms` / `handle_ussd` with a normalised message; this module applies the reserved words
-(STOP, START, HELP, MN/EN, KIRILL/LATIN), the first-contact notice and the session rules, drives the pure
-`flows.engine`, and stores the run in the database so any process can serve the next message.
-
-Run states written here: active → completed | interrupted | expired | failed. Each save checks FlowRun.version
-(optimistic concurrency); a lost race retries the whole message, which is safe because the engine is pure.
+Every inbound message is one transaction under the per-contact lock: snapshot → decide → effects → inbound row
+and outbox, then commit. A mid-flow USSD hop is one read and four writes. What finished runs mean (a complaint,
+scores, an RSVP) is applied by the record handlers that `create_app` registers with `init_app`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TypeVar
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any
 
-import peewee
 from flask import Flask
 
-from flows import engine
 from flows.catalog import AdminCatalog
-from flows.checks import RESERVED_WORDS
+from flows.decision import (
+    REFERENCE,
+    Decision,
+    Person,
+    Run,
+    Session,
+    Settings,
+    World,
+    decide_expiry,
+    decide_sms,
+    decide_start,
+    decide_ussd,
+)
 from flows.definition import Flow
-from flows.messages import MORE_NUMBER
-from flows.screens import ussd_pages
-from flows.text import detect_script, normalize, same_word, to_latin
-from gateway import join, records
-from gateway.clock import local_today
-from gateway.conversation_texts import say
+from flows.effects import (
+    EndSmsRuns,
+    NewRun,
+    NoteInbound,
+    OptIn,
+    OptOut,
+    ReserveReference,
+    SaveResults,
+    SaveRun,
+    SaveSession,
+    SetLanguage,
+    SetScript,
+    StartRun,
+)
+from flows.sandbox import Sandbox, SandboxState
+from flows.text import normalize
+from gateway.clock import local_now, local_today
 from gateway.logs import log_event
-from gateway.messages import InboundSms, UssdHop, UssdScreen
-from storage import contacts as contact_store
+from gateway.messages import InboundSms, UssdHop
+from gateway.outbox import enqueue
 from storage import runs
-from storage.db import database
-from storage.models import Contact, FlowRun, Message
+from storage.complaints import reserve_ref
+from storage.db import utcnow
+from storage.outbox import cancel_pending_bulk
+from storage.phones import contact_key
 
-# Reserved words (flows.checks.RESERVED_WORDS) work in any state, before any flow. Only a message that is exactly
-# one of these words counts, so a complaint that starts "stop light broken" is still a complaint.
-_RESERVED_INDEX = {normalize(word): name for name, words in RESERVED_WORDS.items() for word in words}
-MAX_ATTEMPTS = 3  # a message that loses the optimistic-version race this often gets the apology
-MAX_GOTO_CHAIN = 5  # flows that redirect to flows: a cycle the validator missed still ends
-RUN_STATUS = {"waiting": "active", "completed": "completed", "goto": "completed", "home": "interrupted",
-              "failed": "failed", "expired": "expired"}
-T = TypeVar("T")
+DUPLICATE_WINDOW = dt.timedelta(seconds=10)  # same text, same person, no provider id: a redelivery
+DataProvider = Callable[[Flask, Person], Mapping[str, Any]]
 
 
-class RunConflict(Exception):
-    """Another process wrote the run or session first; the message is handled again from fresh rows."""
+@dataclass(frozen=True)
+class AppliedRun:
+    """Where a record effect comes from, for its handler."""
 
-
-@dataclass
-class Turn:
-    """One inbound message's view of the person: who, on which channel, in which language and script."""
-
-    app: Flask
-    contact: Contact
+    contact_id: int
+    run_id: int | None
     channel: str  # sms | ussd
 
-    @property
-    def config(self) -> dict:
-        return self.app.config["GATEWAY"]
 
-    @property
-    def language(self) -> str:
-        return reply_style(self.app, self.contact, self.channel)[0]
-
-    @property
-    def script(self) -> str:
-        return reply_style(self.app, self.contact, self.channel)[1]
-
-    @property
-    def flowset(self):
-        return self.app.extensions["gateway.flows"]
-
-    def say(self, key: str, **values: object) -> str:
-        return say(key, self.language, self.script, **values)
-
-    def local_now(self) -> dt.datetime:
-        return dt.datetime.now(ZoneInfo(self.config["timezone"]))
-
-    def context(self, flow: Flow, run: FlowRun | None) -> engine.Context:
-        provider = _registered(records.CONTEXT_PROVIDERS, flow)
-        variables = provider(self.app, self.contact, run) if provider else {}
-        units = admin_catalog(self.app) if _asks_admin_unit(flow) else None
-        return engine.Context(self.channel, self.language, self.script, self.local_now(), variables or {}, units)
-
-    def localized(self, replies: list[str]) -> list[str]:
-        """Replies from other modules, put in the reader's script (Latin Mongolian stays GSM-7)."""
-        if self.language == "mn" and self.script == "latn":
-            return [to_latin(reply) for reply in replies]
-        return list(replies)
+RecordHandler = Callable[[Flask, AppliedRun, Any], None]
 
 
-@dataclass
-class Settled:
+@dataclass(frozen=True)
+class Registry:
+    data: Mapping[str, DataProvider]  # by flow id or `records` kind: the variables a flow reads
+    records: Mapping[type, RecordHandler]  # by effect type: what a finished run means
+
+
+def init_app(app: Flask, data: Mapping[str, DataProvider], records: Mapping[type, RecordHandler]) -> None:
+    app.extensions["gateway.conversation"] = Registry(dict(data), dict(records))
+
+
+@dataclass(frozen=True)
+class Handled:
+    """An inbound message, answered: `body` is what the provider gets back (stored for redeliveries)."""
+
+    body: str
     replies: list[str]
-    run: FlowRun
-    status: str  # the engine's outcome status of the last run touched
+    duplicate: bool = False
+    message_id: int | None = None
 
 
-def reply_style(app: Flask, contact: Contact, channel: str) -> tuple[str, str]:
-    """(language, script) to answer this contact in: their choice, else (SMS) the script they last wrote in,
-    else the configured default. USSD screens follow config, since keypad input tells us nothing."""
-    config = app.config["GATEWAY"]["language"]
-    language = contact.language if contact.language in ("mn", "en") else config["default"]
-    if contact.script in ("cyrl", "latn"):
-        return language, contact.script
-    if channel == "ussd":
-        return language, config["ussd_script"]
-    return language, contact.last_script or config["sms_script"]
+# ---- inbound ------------------------------------------------------------------------------------------------
+
+def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]) -> Handled:
+    """Answer one SMS: the replies go to the outbox, `respond(replies)` is the provider's answer."""
+    key = contact_key(sms.phone, app.config["SECRET_KEY"])
+    with runs.conversation_transaction():
+        snapshot = _snapshot(lambda: runs.sms_snapshot(key, sms.channel, sms.provider_id), key, sms.phone)
+        earlier = _earlier(snapshot, sms)
+        if earlier is not None:
+            log_event("webhook.duplicate", channel=sms.channel, message=earlier[0])
+            return Handled(earlier[1] if earlier[1] is not None else respond([]), [], duplicate=True)
+        decision = decide_sms(world(app, snapshot.contact), sms.text, _run(snapshot.run))
+        decision = _Applier(app, snapshot.contact.id, "sms", sms.channel).apply(decision)
+        body = respond(decision.replies)
+        message_id = runs.insert_inbound(snapshot.contact.id, sms.channel, "sms", sms.provider_id, sms.text,
+                                         normalize(sms.text), body)
+        for text in decision.replies:
+            enqueue(snapshot.contact.id, text, purpose="reply", channel=sms.channel, in_reply_to=message_id)
+    log_event("sms.received", channel=sms.channel, message=message_id, replies=len(decision.replies))
+    return Handled(body, decision.replies, message_id=message_id)
 
 
-def reserved_word(text: str) -> str | None:
-    """The reserved word a one-word message is (`Зогс!`, `STOP`, `zgs`), or None."""
-    words = normalize(text).split()
-    if len(words) != 1:
+def receive_ussd(app: Flask, hop: UssdHop, hop_id: str, respond: Callable[[str, bool], str]) -> Handled:
+    """Answer one USSD hop; a redelivered hop gets the screen it got before and changes nothing."""
+    key = contact_key(hop.phone, app.config["SECRET_KEY"])
+    with runs.conversation_transaction():
+        snapshot = _snapshot(lambda: runs.ussd_snapshot(key, hop.session_id), key, hop.phone)
+        decision = decide_ussd(world(app, snapshot.contact), hop.session_id, hop.inputs, _session(snapshot.session))
+        if decision.replayed:
+            return Handled(respond(decision.screen.text, decision.screen.end), [], duplicate=True)
+        decision = _Applier(app, snapshot.contact.id, "ussd", hop.channel).apply(decision)
+        body = respond(decision.screen.text, decision.screen.end)
+        last = hop.inputs[-1] if hop.inputs else ""
+        message_id = runs.insert_inbound(snapshot.contact.id, hop.channel, "ussd", hop_id, hop.text,
+                                         normalize(last), body)
+    return Handled(body, [], message_id=message_id)
+
+
+def start_sms_flow(app: Flask, contact_id: int, flow_id: str) -> list[str]:
+    """Start `flow_id` for a contact on our initiative; returns the texts it would send (the caller decides).
+    Nothing starts for people who opted out or never consented."""
+    with runs.conversation_transaction():
+        snapshot = runs.sms_snapshot_by_id(contact_id)
+        if snapshot is None:
+            return []
+        decision = decide_start(world(app, snapshot.contact), flow_id, _run(snapshot.run))
+        return _Applier(app, contact_id, "sms", None).apply(decision).replies
+
+
+def expire_run(app: Flask, run_id: int) -> bool:
+    """End an SMS run whose wait ran out (the engine records why); False when a reply came first."""
+    with runs.conversation_transaction():
+        snapshot = runs.run_snapshot(run_id)
+        if snapshot is None or snapshot.run is None:
+            return False
+        decision = decide_expiry(world(app, snapshot.contact), _run(snapshot.run))
+        _Applier(app, snapshot.contact.id, "sms", None).apply(decision)
+    return True
+
+
+def session_ended(app: Flask, session_key: str) -> None:
+    """The provider says the USSD session is over: its run ends now."""
+    ended = runs.end_ussd_session(session_key)
+    log_event("ussd.session_ended", session=session_key, runs_ended=ended)
+
+
+def _snapshot(read: Callable[[], runs.Snapshot | None], key: str, phone: str) -> runs.Snapshot:
+    snapshot = read()
+    if snapshot is None:  # first time we see this number
+        runs.create_contact(key, phone)
+        snapshot = read()
+    return snapshot
+
+
+def _earlier(snapshot: runs.Snapshot, sms: InboundSms) -> tuple[int, str | None] | None:
+    if sms.provider_id:
+        return (snapshot.earlier_id, snapshot.earlier_response) if snapshot.earlier_id is not None else None
+    return runs.recent_inbound_id(snapshot.contact.id, sms.channel, sms.text, utcnow() - DUPLICATE_WINDOW)
+
+
+# ---- what the decision is given ---------------------------------------------------------------------------
+
+def world(app: Flask, contact: runs.ContactRow) -> World:
+    return World(_person(contact), local_now(app), app.extensions["gateway.flows"], GatewayAssets(app),
+                 settings(app))
+
+
+def settings(app: Flask) -> Settings:
+    config = app.config["GATEWAY"]
+    months = max(1, round(config["retention"]["message_days"] / 30.4))
+    return Settings(config["language"]["default"], config["language"]["sms_script"],
+                    config["language"]["ussd_script"], str(config["consent"]["version"]), months)
+
+
+def _person(contact: runs.ContactRow) -> Person:
+    # Still on the column default and never heard from: the decision gives them the configured language.
+    language = None if contact.untouched and contact.language == runs.DEFAULT_LANGUAGE else contact.language
+    return Person(contact.id, language, contact.script, contact.last_script, contact.consented, contact.opted_out,
+                  contact.unit_code, contact.unit_id)
+
+
+def _run(row: runs.RunRow | None) -> Run | None:
+    if row is None:
         return None
-    if words[0] in _RESERVED_INDEX:
-        return _RESERVED_INDEX[words[0]]
-    return next((name for key, name in _RESERVED_INDEX.items() if len(key) >= 4 and same_word(words[0], key)), None)
+    expires = row.expires_at.replace(tzinfo=dt.UTC) if row.expires_at else None
+    return Run(row.id, row.flow_id, row.state, row.channel, row.session_key, expires)
 
 
-# ---- SMS -----------------------------------------------------------------------------------------------------
-
-def handle_sms(app: Flask, contact: Contact, inbound_row: Message | None, sms: InboundSms) -> list[str]:
-    """The replies to one inbound SMS (possibly none: after STOP nothing but START gets an answer)."""
-    _adopt_defaults(app, contact)
-    runs.note_inbound(contact, detect_script(sms.text))
-    turn = Turn(app, contact, "sms")
-    word = reserved_word(sms.text)
-    if word == "stop":
-        return _stop(turn)
-    if contact.opted_out_at is not None:
-        if word == "start":
-            return _join_again(turn)
-        return [turn.say("opted_out_help")] if word == "help" else []
-    if word:
-        replies = RESERVED_ACTIONS[word](turn)
-        return _first_contact(turn) + replies
-    notice = _first_contact(turn)
-    return notice + _retrying(turn, lambda: _route_sms(turn, sms.text), fallback=lambda: [turn.say("error")])
+def _session(row: runs.SessionRow | None) -> Session | None:
+    return None if row is None else Session("", row.consumed, row.screen, row.end, _run(row.run))
 
 
-def start_sms_flow(app: Flask, contact: Contact, flow_id: str) -> list[str]:
-    """Start `flow_id` for a contact on our initiative (e.g. a meeting notice awaiting an RSVP); returns the
-    texts to send. The contact's current SMS run, if any, is interrupted."""
-    turn = Turn(app, contact, "sms")
-    flow = turn.flowset.get(flow_id)
-    if flow is None:
-        raise KeyError(f"no loaded flow with id {flow_id!r}")
-    if not contact.reachable:
-        return []  # opted out, or never consented: we do not start conversations with them
-    return _retrying(turn, lambda: _start_sms(turn, flow), fallback=lambda: [])
+class GatewayAssets:
+    """The data flows read, from the database, looked up only when a flow needs it."""
 
+    def __init__(self, app: Flask) -> None:
+        self.app = app
 
-def _route_sms(turn: Turn, text: str) -> list[str]:
-    run = runs.active_sms_run(turn.contact)
-    flow = turn.flowset.get(run.flow_id) if run else None
-    if run is not None and flow is None:  # its flow was removed or broke: do not strand the person
-        runs.end_run(run, "failed")
-        run = None
-    keyword_flow = _keyword_flow(turn, text)
-    if run is None:
-        return _start_sms(turn, keyword_flow) if keyword_flow else [_help(turn, unknown=True)]
-    if keyword_flow is None or (keyword_flow.id == flow.id and not _only_one_word(text)):
-        return _resume_sms(turn, run, flow, text)
-    if keyword_flow.id == flow.id or _waits_for_text(flow, run):
-        # the keyword alone restarts or switches; with more words it is the answer to a free-text question
-        return _start_sms(turn, keyword_flow) if _only_one_word(text) else _resume_sms(turn, run, flow, text)
-    # another flow's keyword where a choice or number is expected: a valid answer wins, otherwise switch
-    trial = engine.resume(flow, run.state, text, turn.context(flow, run))
-    if _accepted(trial):
-        return _settle_atomically(turn, run, flow, trial)
-    return _start_sms(turn, keyword_flow)
+    def flow_data(self, flow: Flow, person: Person) -> Mapping[str, Any]:
+        data = self.app.extensions["gateway.conversation"].data
+        provider = data.get(flow.id) or data.get(flow.records or "")
+        return provider(self.app, person) if provider else {}
 
-
-def _start_sms(turn: Turn, flow: Flow) -> list[str]:
-    with database.atomic():
-        try:
-            run = runs.start_run(turn.contact, flow.id, flow.version, "sms")
-        except peewee.IntegrityError:  # another process started this contact's run just now
-            raise RunConflict from None
-        log_event("run.started", flow=flow.id, run=run.id, channel="sms")
-        return _settle(turn, run, flow, engine.start(flow, turn.context(flow, run))).replies
-
-
-def _resume_sms(turn: Turn, run: FlowRun, flow: Flow, text: str) -> list[str]:
-    outcome = engine.resume(flow, run.state, text, turn.context(flow, run))
-    return _settle_atomically(turn, run, flow, outcome)
-
-
-def _settle_atomically(turn: Turn, run: FlowRun, flow: Flow, outcome: engine.Outcome) -> list[str]:
-    with database.atomic():
-        return _settle(turn, run, flow, outcome).replies
-
-
-def _keyword_flow(turn: Turn, text: str) -> Flow | None:
-    words = normalize(text).split()
-    return turn.flowset.by_keyword(words[0]) if words else None
-
-
-def _only_one_word(text: str) -> bool:
-    return len(normalize(text).split()) == 1
-
-
-def _waits_for_text(flow: Flow, run: FlowRun) -> bool:
-    step = flow.steps.get((run.state or {}).get("step", ""))
-    return bool(step and step.answer and step.answer.kind == "text")
-
-
-def _accepted(outcome: engine.Outcome) -> bool:
-    return outcome.status != "failed" and not any(event.get("type") == "answer_rejected" for event in outcome.events)
-
-
-# ---- reserved words ----------------------------------------------------------------------------------------
-
-def _stop(turn: Turn) -> list[str]:
-    runs.end_runs(turn.contact, "sms", "interrupted")
-    contact_store.opt_out(turn.contact)
-    log_event("contact.opted_out", contact=turn.contact.id, channel=turn.channel)
-    return [turn.say("stopped")]
-
-
-def _join_again(turn: Turn) -> list[str]:
-    """START after STOP. Someone whose very first message was STOP has not seen the notice yet: send it."""
-    never_consented = turn.contact.consent_at is None
-    contact_store.opt_in(turn.contact, turn.config["consent"]["version"], turn.channel)
-    log_event("contact.opted_in", contact=turn.contact.id, channel=turn.channel)
-    return [_notice(turn) if never_consented else turn.say("started")]
-
-
-def _start_word(turn: Turn) -> list[str]:
-    """START from someone already in: the first-contact notice says all, otherwise confirm."""
-    return [] if turn.contact.consent_at is None else [turn.say("started")]
-
-
-def _help_word(turn: Turn) -> list[str]:
-    return [_help(turn)]
-
-
-def _language_word(language: str) -> Callable[[Turn], list[str]]:
-    def switch(turn: Turn) -> list[str]:
-        runs.set_language(turn.contact, language)
-        return [turn.say("language")]
-    return switch
-
-
-def _script_word(script: str) -> Callable[[Turn], list[str]]:
-    def switch(turn: Turn) -> list[str]:
-        runs.set_script(turn.contact, script)
-        return [turn.say(f"script_{script}")]
-    return switch
-
-
-RESERVED_ACTIONS: dict[str, Callable[[Turn], list[str]]] = {
-    "start": _start_word, "help": _help_word, "mn": _language_word("mn"), "en": _language_word("en"),
-    "cyrl": _script_word("cyrl"), "latn": _script_word("latn"),
-}
-
-
-def _help(turn: Turn, unknown: bool = False) -> str:
-    flows = sorted((flow for flow in turn.flowset.flows.values() if flow.keywords), key=lambda f: (f.ussd_order, f.id))
-    listed = ", ".join(f"{_shown_keyword(flow, turn.language, turn.script)} - {flow.title(turn.language, turn.script)}"
-                       for flow in flows)
-    text = turn.say("help", keywords=listed) if listed else turn.say("help_none")
-    return f"{turn.say('unknown')} {text}" if unknown else text
-
-
-def _shown_keyword(flow: Flow, language: str, script: str) -> str:
-    """The keyword to advertise: a Cyrillic one to Cyrillic readers, a Latin one to everyone else."""
-    cyrillic = [word for word in flow.keywords if detect_script(word) == "cyrl"]
-    latin = [word for word in flow.keywords if detect_script(word) == "latn"]
-    if language == "mn" and script == "cyrl" and cyrillic:
-        return cyrillic[0].upper()
-    return (latin[0] if latin else to_latin(flow.keywords[0])).upper()
-
-
-def _adopt_defaults(app: Flask, contact: Contact) -> None:
-    """A contact we have never heard from, still on the model's language (mn), starts in the configured one."""
-    default = app.config["GATEWAY"]["language"]["default"]
-    untouched = contact.last_seen_at is None and contact.consent_at is None
-    if untouched and contact.language == Contact.language.default != default:
-        runs.set_language(contact, default)
-
-
-def _first_contact(turn: Turn) -> list[str]:
-    """The consent and privacy notice, once, on a person's first message; the notice version is recorded."""
-    contact = turn.contact
-    if contact.consent_at is not None or contact.opted_out_at is not None:
-        return []
-    contact_store.opt_in(contact, turn.config["consent"]["version"], turn.channel)
-    log_event("contact.consented", contact=contact.id, channel=turn.channel, version=contact.consent_version)
-    return [_notice(turn)]
-
-
-def _notice(turn: Turn, key: str = "notice") -> str:
-    months = max(1, round(turn.config["retention"]["message_days"] / 30.4))
-    return turn.say(key, months=months)
-
-
-# ---- settling an engine outcome --------------------------------------------------------------------------
-
-def _settle(turn: Turn, run: FlowRun, flow: Flow, outcome: engine.Outcome, depth: int = 0) -> Settled:
-    """Store the outcome on the run (version-checked), record results, run the completion handler, and follow
-    a redirect to another flow. Call inside a transaction: a RunConflict rolls everything back."""
-    expires_at = _naive_utc(outcome.wait_until) if outcome.wait_until else None
-    if not runs.save_run(run, state=outcome.state, status=RUN_STATUS.get(outcome.status, "failed"),
-                         expires_at=expires_at):
-        raise RunConflict
-    if outcome.results:
-        runs.save_results(run, outcome.results)
-    replies = list(outcome.replies)
-    if outcome.status in ("completed", "goto"):
-        replies += _complete(turn, run, flow, outcome.results)
-        log_event("run.completed", flow=flow.id, run=run.id, channel=turn.channel)
-    settled = Settled(replies, run, outcome.status)
-    if outcome.status == "goto" and depth < MAX_GOTO_CHAIN:
-        settled = _follow(turn, run, outcome.goto, replies, depth)
-    return settled
-
-
-def _complete(turn: Turn, run: FlowRun, flow: Flow, results: dict) -> list[str]:
-    join.remember_unit(turn.app, turn.contact, results)
-    handler = _registered(records.COMPLETION_HANDLERS, flow)
-    if handler is None:
-        return []
-    return turn.localized(handler(turn.app, turn.contact, run, results) or [])
-
-
-def _follow(turn: Turn, previous: FlowRun, flow_id: str | None, replies: list[str], depth: int) -> Settled:
-    target = turn.flowset.get(flow_id or "")
-    if target is None:
-        return Settled(replies + [turn.say("unavailable")], previous, "failed")
-    run = runs.start_run(turn.contact, target.id, target.version, turn.channel, session_key=previous.session_key)
-    settled = _settle(turn, run, target, engine.start(target, turn.context(target, run)), depth + 1)
-    return Settled(replies + settled.replies, settled.run, settled.status)
-
-
-def _registered(registry: dict[str, Callable], flow: Flow) -> Callable | None:
-    """What a module registered for this flow's id (most specific) or for its `records` kind."""
-    return registry.get(flow.id) or registry.get(flow.records or "")
-
-
-def _retrying(turn: Turn, attempt: Callable[[], T], fallback: Callable[[], T]) -> T:
-    for _ in range(MAX_ATTEMPTS):
-        try:
-            return attempt()
-        except RunConflict:
-            turn.contact = Contact.get_by_id(turn.contact.id)
-    log_event("conversation.conflict", logging.WARNING, contact=turn.contact.id, channel=turn.channel)
-    return fallback()
-
-
-def _naive_utc(moment: dt.datetime) -> dt.datetime:
-    if moment.tzinfo is None:
-        return moment
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def _asks_admin_unit(flow: Flow) -> bool:
-    return any(step.answer and step.answer.kind == "admin_unit" for step in flow.steps.values())
+    def units(self) -> AdminCatalog:
+        return admin_catalog(self.app)
 
 
 def admin_catalog(app: Flask) -> AdminCatalog:
@@ -374,139 +229,118 @@ def admin_catalog(app: Flask) -> AdminCatalog:
     return cached[1]
 
 
-# ---- USSD ----------------------------------------------------------------------------------------------------
-
-def handle_ussd(app: Flask, contact: Contact, inbound_row: Message | None, hop: UssdHop) -> UssdScreen:
-    """The screen for one USSD hop. `hop.text` holds every input of the session joined by `*`: only the inputs
-    after those the session already handled are new, and a redelivered hop gets the screen it got before."""
-    _adopt_defaults(app, contact)
-    runs.note_inbound(contact, None)
-    turn = Turn(app, contact, "ussd")
-
-    def attempt() -> UssdScreen:
-        with database.atomic():
-            return _ussd_hop(turn, hop)
-
-    def fallback() -> UssdScreen:
-        session = runs.ussd_session(hop.session_id)
-        if session is not None and session.screen is not None:
-            return UssdScreen(session.screen, session.screen_end)
-        return UssdScreen(turn.say("error"), True)
-
-    return _retrying(turn, attempt, fallback)
+def sandbox(app: Flask, data: dict | None = None) -> Sandbox:
+    """A web phone for the console: the real decision and flows, state in `data`, nothing stored or sent."""
+    state = Sandbox.state_from(data) if data else SandboxState()
+    return Sandbox(app.extensions["gateway.flows"], GatewayAssets(app), settings(app), local_now(app), state)
 
 
-def _ussd_hop(turn: Turn, hop: UssdHop) -> UssdScreen:
-    session, created = runs.open_ussd_session(hop.session_id, turn.contact, hop.channel)
-    inputs = hop.inputs
-    if not created and len(inputs) <= session.consumed and session.screen is not None:
-        return UssdScreen(session.screen, session.screen_end)  # a redelivered (or late, older) hop
-    screen = _ussd_open(turn, session) if created else UssdScreen(session.screen or "", session.screen_end)
-    for value in inputs[0 if created else session.consumed:]:
-        if session.stage == "ended":
-            break  # a telco's extra digits after the end change nothing
-        screen = _ussd_input(turn, session, value.strip())
-    session.consumed = len(inputs)
-    session.screen, session.screen_end = screen.text, screen.end
-    if not runs.save_ussd_session(session):
-        raise RunConflict
-    return screen
+# ---- applying effects ---------------------------------------------------------------------------------------
+
+class _Applier:
+    """Turns one decision's effects into storage writes (the caller holds the transaction)."""
+
+    def __init__(self, app: Flask, contact_id: int, channel: str, provider: str | None) -> None:
+        self.app, self.contact_id, self.channel, self.provider = app, contact_id, channel, provider
+        self.contact_fields: dict[str, Any] = {}
+        self.started: dict[NewRun, StartRun] = {}
+        self.run_ids: dict[NewRun, int] = {}
+        self.references: dict[str, str] = {}
+
+    def apply(self, decision: Decision) -> Decision:
+        for effect in decision.effects:
+            self.one(effect)
+        runs.update_contact(self.contact_id, self.contact_fields)
+        _log_events(decision.events, self.channel)
+        return self.with_references(decision)
+
+    def one(self, effect: Any) -> None:
+        handler = _CORE.get(type(effect))
+        if handler is not None:
+            return handler(self, effect)
+        record = self.app.extensions["gateway.conversation"].records.get(type(effect))
+        if record is None:
+            log_event("conversation.unhandled_effect", logging.ERROR, effect=type(effect).__name__)
+            return None
+        return record(self.app, AppliedRun(self.contact_id, self.run_id(getattr(effect, "run", None)),
+                                           self.channel), effect)
+
+    def run_id(self, ref: Any) -> int | None:
+        return self.run_ids.get(ref) if isinstance(ref, NewRun) else ref
+
+    def note_inbound(self, effect: NoteInbound) -> None:
+        self.contact_fields["last_seen_at"] = utcnow()
+        if effect.script:
+            self.contact_fields["last_script"] = effect.script
+
+    def opt_in(self, effect: OptIn) -> None:
+        self.contact_fields.update(consent_at=utcnow(), consent_version=effect.version, consent_source=effect.source,
+                                   opted_out_at=None)
+        log_event("contact.opted_in", contact=self.contact_id, channel=self.channel, version=effect.version)
+
+    def opt_out(self, effect: OptOut) -> None:
+        self.contact_fields["opted_out_at"] = utcnow()
+        cancel_pending_bulk(self.contact_id)
+        log_event("contact.opted_out", contact=self.contact_id, channel=self.channel)
+
+    def save_run(self, effect: SaveRun) -> None:
+        expires = effect.expires_at.astimezone(dt.UTC).replace(tzinfo=None) if effect.expires_at else None
+        if not isinstance(effect.run, NewRun):
+            return runs.update_run(effect.run, effect.state, effect.status, expires)
+        start = self.started[effect.run]
+        run_id = runs.insert_run(self.contact_id, start.flow_id, start.flow_version, start.channel,
+                                 start.session_key, effect.state, effect.status, expires)
+        self.run_ids[effect.run] = run_id
+        log_event("run.started", flow=start.flow_id, run=run_id, channel=start.channel)
+        return None
+
+    def reserve(self, effect: ReserveReference) -> None:
+        self.references[effect.placeholder] = reserve_ref(self.run_id(effect.run))
+
+    def save_session(self, effect: SaveSession) -> None:
+        runs.save_session(effect.key, self.contact_id, self.provider, effect.consumed, self.run_id(effect.run),
+                          self.substitute(effect.screen), effect.end, effect.new)
+
+    def substitute(self, text: str) -> str:
+        for placeholder, value in self.references.items():
+            text = text.replace(placeholder, value)
+        return text
+
+    def with_references(self, decision: Decision) -> Decision:
+        if not self.references:
+            return decision
+        screen = decision.screen
+        if screen is not None:
+            screen = replace(screen, text=self.substitute(screen.text))
+        return replace(decision, replies=[self.substitute(reply) for reply in decision.replies], screen=screen)
 
 
-def _ussd_open(turn: Turn, session: runs.UssdSession) -> UssdScreen:
-    contact = turn.contact
-    if contact.opted_out_at is not None:
-        session.stage = "opted_out"
-        return UssdScreen(turn.say("ussd_opted_out"), False)
-    if _first_contact(turn):
-        session.stage = "notice"
-        return UssdScreen(f"{_notice(turn, 'notice_ussd')}\n{turn.say('continue')}", False)
-    return _ussd_entry(turn, session)
+_CORE: dict[type, Callable[[_Applier, Any], None]] = {
+    NoteInbound: _Applier.note_inbound,
+    SetLanguage: lambda applier, effect: applier.contact_fields.update(language=effect.language),
+    SetScript: lambda applier, effect: applier.contact_fields.update(script=effect.script),
+    OptIn: _Applier.opt_in,
+    OptOut: _Applier.opt_out,
+    EndSmsRuns: lambda applier, effect: runs.end_sms_runs(applier.contact_id, effect.status),
+    StartRun: lambda applier, effect: applier.started.__setitem__(effect.run, effect),
+    SaveRun: _Applier.save_run,
+    SaveResults: lambda applier, effect: runs.save_results(applier.run_id(effect.run), effect.results),
+    ReserveReference: _Applier.reserve,
+    SaveSession: _Applier.save_session,
+}
+_LOGGED_EVENTS = {"run_completed": "run.completed", "run_failed": "run.failed", "run_expired": "run.expired"}
 
 
-def _ussd_entry(turn: Turn, session: runs.UssdSession) -> UssdScreen:
-    """The main menu, or straight into the flow when only one is offered on USSD."""
-    flows = turn.flowset.ussd_flows()
-    if not flows:
-        return _ussd_end(session, turn.say("no_services"))
-    if len(flows) == 1:
-        return _ussd_start(turn, session, flows[0])
-    session.stage, session.run, session.page = "menu", None, 0
-    return _menu(turn, session, flows)
+def _log_events(events: list[dict], channel: str) -> None:
+    """The engine's events: the ones operators care about at INFO, everything at DEBUG."""
+    for event in events:
+        name = _LOGGED_EVENTS.get(event.get("type"))
+        if name:
+            level = logging.WARNING if event.get("type") == "run_failed" else logging.INFO
+            log_event(name, level, flow=event.get("flow"), channel=channel, reason=event.get("reason"))
+        else:
+            log_event(f"flow.{event.get('type')}", logging.DEBUG, flow=event.get("flow"), step=event.get("step"))
 
 
-def _menu(turn: Turn, session: runs.UssdSession, flows: list[Flow], invalid: bool = False) -> UssdScreen:
-    """The main menu: the USSD flows, then the language switch; paged with "99 more" when it does not fit."""
-    head = ([turn.say("invalid")] if invalid else []) + [turn.say("menu")]
-    items = [(number, flow.title(turn.language, turn.script)) for number, flow in enumerate(flows, 1)]
-    items.append((len(flows) + 1, turn.say("menu_language")))
-    pages = ussd_pages(head, items, turn.language, turn.script)
-    session.page = 0 if invalid else min(max(session.page, 0), len(pages) - 1)
-    return UssdScreen(pages[session.page], False)
-
-
-def _ussd_input(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen:
-    if reserved_word(value) == "stop":
-        if session.run_id:
-            runs.end_run(session.run, "interrupted")
-        _stop(turn)
-        return _ussd_end(session, turn.say("stopped"))
-    if session.stage == "opted_out":
-        if value != "1":
-            return _ussd_end(session, turn.say("goodbye"))
-        _join_again(turn)
-        return _ussd_entry(turn, session)
-    if session.stage == "notice":
-        return _ussd_entry(turn, session)
-    if session.stage == "menu":
-        return _ussd_menu_choice(turn, session, value)
-    return _ussd_resume(turn, session, value)
-
-
-def _ussd_menu_choice(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen:
-    flows = turn.flowset.ussd_flows()
-    number = int(value) if value.isdigit() and len(value) <= 3 else None
-    if value in (MORE_NUMBER, "0", "00"):  # next page; back a page (or stay); home
-        session.page = {MORE_NUMBER: session.page + 1, "0": session.page - 1}.get(value, 0)
-        return _menu(turn, session, flows)
-    if number is not None and 1 <= number <= len(flows):
-        return _ussd_start(turn, session, flows[number - 1])
-    if number == len(flows) + 1:
-        runs.set_language(turn.contact, "en" if turn.language == "mn" else "mn")
-        return _menu(turn, session, flows)
-    return _menu(turn, session, flows, invalid=True)
-
-
-def _ussd_start(turn: Turn, session: runs.UssdSession, flow: Flow) -> UssdScreen:
-    run = runs.start_run(turn.contact, flow.id, flow.version, "ussd", session_key=session.session_key)
-    log_event("run.started", flow=flow.id, run=run.id, channel="ussd")
-    return _ussd_after(turn, session, _settle(turn, run, flow, engine.start(flow, turn.context(flow, run))))
-
-
-def _ussd_resume(turn: Turn, session: runs.UssdSession, value: str) -> UssdScreen:
-    run = runs.get_run(session.run_id) if session.run_id else None
-    flow = turn.flowset.get(run.flow_id) if run else None
-    if run is None or run.status != "active" or flow is None:
-        return _ussd_end(session, turn.say("unavailable"))
-    outcome = engine.resume(flow, run.state, value, turn.context(flow, run))
-    return _ussd_after(turn, session, _settle(turn, run, flow, outcome))
-
-
-def _ussd_after(turn: Turn, session: runs.UssdSession, settled: Settled) -> UssdScreen:
-    """The screen after the engine moved: a question (CON), the main menu after `00`, or the last screen (END)."""
-    text = "\n".join(reply for reply in settled.replies if reply)
-    if settled.status == "waiting":
-        session.stage, session.run = "run", settled.run
-        return UssdScreen(text, False)
-    if settled.status == "home":
-        flows = turn.flowset.ussd_flows()
-        if len(flows) == 1:
-            return _ussd_start(turn, session, flows[0])
-        session.stage, session.run, session.page = "menu", None, 0
-        return _menu(turn, session, flows)
-    return _ussd_end(session, text or turn.say("goodbye"))
-
-
-def _ussd_end(session: runs.UssdSession, text: str) -> UssdScreen:
-    session.stage = "ended"
-    return UssdScreen(text, True)
+__all__ = ["REFERENCE", "Handled", "Registry", "expire_run", "init_app", "receive_sms", "receive_ussd",
+           "sandbox", "session_ended", "start_sms_flow", "world"]

@@ -17,7 +17,6 @@ from flask import Flask, render_template
 from flows.text import sms_segments
 from gateway.clock import local_today
 from gateway.logs import log_event
-from gateway.scheduler import job
 from storage import digests as store
 from storage.db import utcnow
 
@@ -221,7 +220,6 @@ def _trend_chart(series: dict[str, list]) -> str | None:
 # --- the weekly job --------------------------------------------------------------------------------------
 
 
-@job("digests.weekly", "cron", day_of_week="mon", hour=8, minute=0)
 def send_weekly(app: Flask) -> int:
     """Text last week's summary to every active subscriber, once per week; returns how many were queued."""
     from gateway.outbox import enqueue

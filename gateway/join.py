@@ -1,30 +1,22 @@
-"""`records: join` flows: a person says where they live, so notices for their khoroo or bag reach them."""
+"""Where people live: a `join` flow (or any flow's location answer) puts a person in that unit's audience, so
+notices for their khoroo or bag reach them."""
 from __future__ import annotations
 
 from flask import Flask
 
+from flows.effects import JoinUnit
 from gateway.clock import local_today
+from gateway.conversation import AppliedRun
 from gateway.logs import log_event
-from gateway.records import completion_handler
 from storage import runs
-from storage.models import Contact, FlowRun
-
-UNIT_RESULT = "unit"
+from storage.models import Contact
 
 
-@completion_handler("join")
-def joined(app: Flask, contact: Contact, run: FlowRun, results: dict) -> list[str] | None:
-    """Set the contact's admin unit from the flow's `unit` result (an admin-unit code)."""
-    remember_unit(app, contact, results, replace=True)
-    return None
-
-
-def remember_unit(app: Flask, contact: Contact, results: dict, replace: bool = False) -> None:
-    """Any flow's location answer puts a person in that area's audience; only `join` moves someone already placed."""
-    code = (results.get(UNIT_RESULT) or {}).get("value")
-    if not code or (contact.admin_unit_id and not replace):
+def join_unit(app: Flask, source: AppliedRun, effect: JoinUnit) -> None:
+    """Only `join` moves someone already placed; any other flow's answer places only the unplaced."""
+    if not effect.replace and Contact.select(Contact.admin_unit).where(Contact.id == source.contact_id).scalar():
         return
-    unit = runs.admin_unit_by_code(str(code), local_today(app))
+    unit = runs.admin_unit_by_code(effect.unit, local_today(app))
     if unit is not None:
-        runs.set_admin_unit(contact, unit)
-        log_event("contact.joined", contact=contact.id, unit=unit.code)
+        Contact.update(admin_unit=unit).where(Contact.id == source.contact_id).execute()
+        log_event("contact.joined", contact=source.contact_id, unit=unit.code)

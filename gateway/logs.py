@@ -34,8 +34,8 @@ def configure_logging(level: str) -> None:
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
 
 
-def log_event(event: str, level: int = logging.INFO, **fields) -> None:
-    logger.log(level, event, extra={"fields": fields})
+def log_event(event: str, level: int = logging.INFO, exc_info: bool = False, **fields) -> None:
+    logger.log(level, event, exc_info=exc_info, extra={"fields": fields})
 
 
 def init_request_logging(app: Flask) -> None:

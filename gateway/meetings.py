@@ -11,10 +11,11 @@ from typing import Any
 
 from flask import Flask
 
+from flows.decision import Person
+from flows.effects import RecordRsvp
 from gateway import broadcasts as bc
+from gateway.conversation import AppliedRun, start_sms_flow
 from gateway.logs import log_event
-from gateway.records import completion_handler, context_provider
-from gateway.scheduler import job
 from storage import meetings as store
 from storage.db import utcnow
 
@@ -159,11 +160,9 @@ def arm_rsvps(app: Flask, broadcast: store.Broadcast) -> int:
         log_event("meeting.rsvp_flow_missing", broadcast=broadcast.id)
         store.mark_armed(broadcast)
         return 0
-    from gateway.conversation import start_sms_flow
-
     contacts = store.contacts_to_arm(broadcast)
     for contact in contacts:
-        start_sms_flow(app, contact, store.RSVP_FLOW)
+        start_sms_flow(app, contact.id, store.RSVP_FLOW)
     store.mark_armed(broadcast)
     return len(contacts)
 
@@ -255,7 +254,6 @@ def drop_stale(app: Flask, now: dt.datetime) -> int:
     return dropped
 
 
-@job("meetings.due", seconds=15)
 def run_due(app: Flask) -> dict:
     """Send what is due (catching up after downtime), drop what is stale, and hold bulk during quiet hours."""
     now = utcnow()
@@ -278,10 +276,9 @@ def run_due(app: Flask) -> dict:
 # ---- replies: the `records: rsvp` flow ----------------------------------------------------------------------
 
 
-@context_provider("rsvp")
-def meeting_context(app: Flask, contact, run=None) -> dict:
+def meeting_data(app: Flask, person: Person) -> dict:
     """`meeting` for the RSVP flow's templates: the meeting this person was last told about."""
-    meeting = store.latest_meeting_for(contact.id)
+    meeting = store.latest_meeting_for(person.id)
     if meeting is None:
         return {"meeting": None}
     values = bc.meeting_values(app, meeting.starts_at, {"mn": meeting.title_mn, "en": meeting.title_en},
@@ -292,29 +289,13 @@ def meeting_context(app: Flask, contact, run=None) -> dict:
                         **data}}
 
 
-def _result(results: Any, name: str) -> str | None:
-    """A saved result's value, whether the conversation layer passes a dict of values, of dicts, or of rows."""
-    if not results:
-        return None
-    item = results.get(name) if hasattr(results, "get") else None
-    if isinstance(item, dict):
-        item = item.get("value")
-    elif item is not None and hasattr(item, "value"):
-        item = item.value
-    return None if item is None else str(item)
-
-
-@completion_handler("rsvp")
-def record_rsvp(app: Flask, contact, run, results) -> list[str] | None:
-    """Store a yes/no (the latest answer counts) or a question for staff."""
-    meeting = store.latest_meeting_for(contact.id)
+def record_rsvp(app: Flask, source: AppliedRun, effect: RecordRsvp) -> None:
+    """Store a yes/no/maybe (the latest answer counts) or a question for staff."""
+    meeting = store.latest_meeting_for(source.contact_id)
     if meeting is None or meeting.status == "cancelled":
-        return None
-    answer = (_result(results, "rsvp") or "").lower()
-    question = _result(results, "question")
-    if answer in ("yes", "no"):
-        store.record_rsvp(meeting, contact.id, answer)
-    if question and question.strip():
-        store.record_question(meeting, contact.id, question.strip())
-    log_event("meeting.rsvp", meeting=meeting.id, answer=answer or "question")
-    return None
+        return
+    if effect.answer:
+        store.record_rsvp(meeting, source.contact_id, effect.answer)
+    if effect.question:
+        store.record_question(meeting, source.contact_id, effect.question)
+    log_event("meeting.rsvp", meeting=meeting.id, answer=effect.answer or "question")

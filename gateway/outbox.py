@@ -54,13 +54,13 @@ def enqueue(contact: Contact | int, text: str, *, purpose: str = "reply", channe
     from flows.text import sms_size
 
     config = current_app.config["GATEWAY"]
-    contact = contact if isinstance(contact, Contact) else Contact.get_by_id(contact)
+    contact_id = contact.id if isinstance(contact, Contact) else contact
     bulk = purpose in BULK_PURPOSES
     route = route_for(current_app, purpose, channel)
     size = sms_size(text)
     due = _after_quiet_hours(config, not_before or utcnow()) if bulk else not_before
     row, created = store.create_outbound(
-        contact=contact.id, channel=route[0] if route else (channel or "none"), kind="sms", text=text,
+        contact=contact_id, channel=route[0] if route else (channel or "none"), kind="sms", text=text,
         status="queued", priority=(BULK_PRIORITY if bulk else REPLY_PRIORITY) if priority is None else priority,
         purpose=purpose, origin=origin, idempotency_key=idempotency_key, encoding=size.encoding,
         segments=size.segments, next_attempt_at=due, in_reply_to=in_reply_to)
@@ -69,16 +69,18 @@ def enqueue(contact: Contact | int, text: str, *, purpose: str = "reply", channe
     return row
 
 
-def _apply_guards(config: dict, contact: Contact, row: Message, bulk: bool) -> None:
+def _apply_guards(config: dict, contact: Contact | int, row: Message, bulk: bool) -> None:
+    if bulk and isinstance(contact, int):
+        contact = Contact.get_by_id(contact)
     if bulk and contact.opted_out_at is not None:
         store.mark_cancelled(row.id, "opted out")
         row.status = "cancelled"
         return
-    earlier = store.same_text_sent_count(contact.id, row.text, utcnow() - LOOP_WINDOW) - 1
+    earlier = store.same_text_sent_count(row.contact_id, row.text, utcnow() - LOOP_WINDOW) - 1
     if earlier >= config["outbox"]["loop_guard_max"]:
         store.mark_cancelled(row.id, f"loop guard: same text sent {earlier} times in 5 minutes")
         row.status = "cancelled"
-        log_event("outbox.loop_guard", logging.WARNING, message=row.id, contact=contact.id)
+        log_event("outbox.loop_guard", logging.WARNING, message=row.id, contact=row.contact_id)
 
 
 def route_for(app: Flask, purpose: str, channel: str | None = None) -> list[str]:

@@ -9,18 +9,15 @@ from flask import Flask
 from gateway.channels.base import get_channel
 from gateway.logs import log_event
 from gateway.outbox import dispatch
-from gateway.scheduler import job
 from storage import outbox as store
 from storage.db import utcnow
 
 
-@job("outbox.dispatch", "interval", seconds=2)
 def dispatch_outbox(app: Flask) -> dict:
     """Send due messages (replies first); a run stops after `outbox.dispatch_seconds`, the next tick goes on."""
     return dict(dispatch(app))
 
 
-@job("android.watchdog", "interval", minutes=1)
 def poll_phone(app: Flask) -> str | None:
     """GET /health on the phone: a healthy answer counts as 'seen'; no answer marks the channel down."""
     channel = get_channel(app, "android")

@@ -4,11 +4,9 @@ from __future__ import annotations
 from flask import Flask
 
 from gateway.logs import log_event
-from gateway.scheduler import job
 from storage.retention import purge
 
 
-@job("retention.purge", "cron", hour=3, minute=30)
 def purge_expired(app: Flask) -> dict[str, int]:
     """Delete what is past its retention period; counts are logged, content never is."""
     retention = app.config["GATEWAY"]["retention"]

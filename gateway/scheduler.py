@@ -1,4 +1,4 @@
-"""APScheduler wiring. Jobs register here; a leader lease makes them run in one process only.
+"""APScheduler wiring. `create_app` names the jobs; a leader lease makes them run in one process only.
 
 What is due lives in our own tables, so each job looks at the database on every tick: a restart or a missed
 tick loses nothing. APScheduler only decides *when to look*.
@@ -30,15 +30,9 @@ class Job:
     trigger_args: dict = field(default_factory=dict)
 
 
-JOBS: dict[str, Job] = {}
-
-
-def job(name: str, trigger: str = "interval", **trigger_args) -> Callable:
-    """Register `func(app)` as a scheduled job, e.g. `@job("outbox.dispatch", seconds=2)`."""
-    def register(func: Callable[[Flask], object]) -> Callable[[Flask], object]:
-        JOBS[name] = Job(name, func, trigger, trigger_args)
-        return func
-    return register
+def init_app(app: Flask, jobs: list[Job]) -> None:
+    """The jobs this app runs; `create_app` names them all, so nothing registers itself by being imported."""
+    app.extensions["gateway.jobs"] = {spec.name: spec for spec in jobs}
 
 
 def process_id() -> str:
@@ -47,11 +41,9 @@ def process_id() -> str:
 
 def run_job(app: Flask, name: str) -> object:
     """Run one job now, in an app context with a connection. Tests call this directly."""
-    import gateway.jobs  # noqa: F401  (registers every job)
-
     with app.app_context(), database.connection_context():
         try:
-            return JOBS[name].func(app)
+            return app.extensions["gateway.jobs"][name].func(app)
         except Exception:
             log_event("job.failed", logging.ERROR, job=name, exc_info=True)
             raise
@@ -65,12 +57,10 @@ def is_leader(app: Flask) -> bool:
 
 def start_scheduler(app: Flask) -> BackgroundScheduler:
     """Start the background scheduler for this process; jobs only run while it holds the leader lease."""
-    import gateway.jobs  # noqa: F401  (registers every job)
-
     tz = app.config["GATEWAY"]["timezone"]
     scheduler = BackgroundScheduler(timezone=tz, job_defaults={"coalesce": True, "max_instances": 1,
                                                                "misfire_grace_time": 300})
-    for spec in JOBS.values():
+    for spec in app.extensions["gateway.jobs"].values():
         scheduler.add_job(_leader_only, spec.trigger, args=[app, spec.name], id=spec.name, **spec.trigger_args)
     scheduler.start()
     app.extensions["gateway.scheduler"] = scheduler

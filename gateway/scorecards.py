@@ -12,18 +12,19 @@ from zoneinfo import ZoneInfo
 
 from flask import Flask
 
+from flows.decision import Person
+from flows.effects import RecordScores
+from gateway.clock import local_zone
+from gateway.conversation import AppliedRun
 from gateway.logs import log_event
-from gateway.records import completion_handler, context_provider
 from storage import scorecards as store
-from storage.models import Contact, FlowRun
 
 GROUP_ALIASES = {"undisclosed": "unspecified", "none": "unspecified", "": "unspecified"}
 
 
-@context_provider("scorecard")
-def rounds_near(app: Flask, contact: Contact, run: FlowRun | None) -> dict:
-    zone = ZoneInfo(app.config["GATEWAY"]["timezone"])
-    return {"rounds": [_round_item(round_, zone) for round_ in store.open_rounds_near(contact.admin_unit_id)]}
+def rounds_near(app: Flask, person: Person) -> dict:
+    zone = local_zone(app)
+    return {"rounds": [_round_item(round_, zone) for round_ in store.open_rounds_near(person.unit_id)]}
 
 
 def _round_item(round_: store.Round, zone: ZoneInfo) -> dict:
@@ -46,26 +47,16 @@ def _text_item(indicator: store.Indicator) -> dict:
     return item
 
 
-@completion_handler("scorecard")
-def save_scores(app: Flask, contact: Contact, run: FlowRun, results: dict) -> list[str] | None:
+def record_scores(app: Flask, source: AppliedRun, effect: RecordScores) -> None:
     """Store the run's scores; a round that closed meanwhile (or an unknown key) stores nothing."""
-    values = {name: _value(result) for name, result in results.items()}
-    round_ = store.Round.get_or_none(store.Round.id == _int(values.get("round")))
+    round_ = store.Round.get_or_none(store.Round.id == _int(effect.round_key))
     if round_ is None or round_.status != "open":
-        log_event("scorecard.round_unavailable", logging.WARNING, run=run.id, round=values.get("round"))
-        return None
-    scores = {name.split(".", 1)[1].upper(): _int(value) for name, value in values.items()
-              if name.startswith("score.") and _int(value) is not None}
-    group = GROUP_ALIASES.get(str(values.get("group") or ""), values.get("group"))
-    reason = values.get("reason")
-    stored = store.record_scores(round_, contact, group, scores, channel=run.channel,
-                                 reason=reason if reason and reason != "0" else None)
-    log_event("scorecard.scored", run=run.id, round=round_.id, scores=stored)
-    return None
-
-
-def _value(result: object) -> object:
-    return result.get("value") if isinstance(result, dict) else result
+        log_event("scorecard.round_unavailable", logging.WARNING, run=source.run_id, round=effect.round_key)
+        return
+    group = GROUP_ALIASES.get(effect.group or "", effect.group)
+    stored = store.record_scores(round_, source.contact_id, group, effect.scores, channel=source.channel,
+                                 reason=effect.reason)
+    log_event("scorecard.scored", run=source.run_id, round=round_.id, scores=stored)
 
 
 def _int(value: object) -> int | None:

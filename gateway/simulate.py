@@ -54,6 +54,13 @@ class HttpTransport(Transport):
         return response.status_code, response.text
 
 
+@dataclass(frozen=True)
+class SmsReply:
+    text: str
+    sent: bool  # False: the outbox holds it back (loop guard), so the phone would never get it
+    reason: str | None = None
+
+
 @dataclass
 class Phone:
     """One simulated handset: sends through the webhooks, reads its SMS replies from the outbox."""
@@ -72,14 +79,22 @@ class Phone:
             self.seen_id = last_message_id()
 
     def send_sms(self, text: str) -> list[str]:
+        return [reply.text for reply in self.send_sms_rows(text) if reply.sent]
+
+    def sms_replies(self) -> list[str]:
+        """Texts the outbox will send to this phone since the last look (held-back ones are left out)."""
+        return [reply.text for reply in self.reply_rows() if reply.sent]
+
+    def send_sms_rows(self, text: str) -> list[SmsReply]:
+        """Send one SMS; every reply it caused, including any the outbox will not send (loop guard)."""
         form = {"from": self.number, "to": SHORT_CODE, "text": text, "id": str(uuid.uuid4()),
                 "date": "", "networkCode": "42899"}
         status, body = self.transport.post("/webhooks/africastalking/sms", form)
         if status != 200:
             raise click.ClickException(f"the SMS webhook answered {status}: {body[:200]}")
-        return self.sms_replies()
+        return self.reply_rows()
 
-    def sms_replies(self) -> list[str]:
+    def reply_rows(self) -> list[SmsReply]:
         from storage.contacts import contact_for_number
         from storage.runs import messages_to
 
@@ -88,7 +103,7 @@ class Phone:
             rows = messages_to(contact, self.seen_id)
         if rows:
             self.seen_id = rows[-1].id
-        return [row.text for row in rows]
+        return [SmsReply(row.text, row.status != "cancelled", row.last_error) for row in rows]
 
     def ussd(self, text: str | None) -> tuple[str, bool]:
         """Dial (text None) or answer the current screen; returns (screen, ended)."""
@@ -108,11 +123,11 @@ class Phone:
 
     def set_language(self, language: str) -> None:
         from storage.contacts import contact_for_number
-        from storage.runs import set_language
+        from storage.runs import update_contact
 
         with self.app.app_context(), database.connection_context():
             contact, _ = contact_for_number(self.number, self.app.config["SECRET_KEY"])
-            set_language(contact, language)
+            update_contact(contact.id, {"language": language})
 
 
 def describe_sms(text: str) -> str:
@@ -150,15 +165,18 @@ def transcript(phone: Phone, channel: str, inputs: Iterable[str], interactive: b
         if not interactive:
             yield f"> {text}"
         if channel == "sms":
-            replies = phone.send_sms(text)
+            replies = phone.send_sms_rows(text)
             for reply in replies:
-                yield from show(reply, describe_sms(reply))
-            if not replies:
+                yield from show(reply.text, describe_sms(reply.text) if reply.sent else f"(not sent: {reply.reason})")
+            if not any(reply.sent for reply in replies):
                 yield "  (no reply)"
             continue
-        if phone.session_id is None:
+        if phone.session_id is None:  # the last screen was END: a new dial, shown before the input is applied
             yield f"  (session ended: dialling {SERVICE_CODE} again)"
             screen, ended = phone.ussd(None)
+            yield from show(screen, describe_ussd(screen, ended))
+            if ended:
+                continue
         screen, ended = phone.ussd(text)
         yield from show(screen, describe_ussd(screen, ended))
 

@@ -4,19 +4,20 @@ The wrapper, in order: channel lookup (not enabled → 404), body read (over 64 
 not form/JSON → 400), verification (→ 403, nothing stored), parsing (missing field → 400 naming it). Inbound
 messages are deduplicated by provider id (or by same text from the same number within a few seconds when there
 is none) so a redelivery gets the stored answer and is never processed twice, and one person's messages are
-handled one at a time (`storage.outbox.contact_lock`).
+handled one at a time (the conversation takes the per-contact lock: `storage.runs.conversation_transaction`).
 """
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import importlib
 import logging
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
+from flows.text import normalize
+from gateway import conversation
 from gateway.channels.base import (
     BadRequest,
     Channel,
@@ -31,7 +32,6 @@ from gateway.channels.base import (
 from gateway.health import add_health_check
 from gateway.logs import log_event
 from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
-from gateway.outbox import enqueue
 from storage import outbox as store
 from storage.contacts import contact_for_number, opt_out
 from storage.db import utcnow
@@ -49,7 +49,6 @@ ROUTES = [
     ("/webhooks/twilio/status", "twilio", "status"),
     ("/webhooks/android", "android", "events"),
 ]
-DUPLICATE_WINDOW = dt.timedelta(seconds=10)
 USSD_SORRY = UssdScreen("Uuchlaarai, aldaa garlaa. Dahin oroldono uu.\nSorry, something went wrong. Please try again.",
                         end=True)
 
@@ -153,36 +152,19 @@ def _apply(channel: Channel, action: str, event) -> Reply | None:
     elif isinstance(event, Unroutable):
         _unroutable(event)
     elif isinstance(event, SessionEnded):
-        log_event("ussd.session_ended", channel=event.channel, session=event.session_id, status=event.status,
-                  error=event.error)
+        conversation.session_ended(current_app, event.session_id)
     return None
 
 
 # ---------------------------------------------------------------------------------------------------- inbound
 
-def _conversation():
-    return importlib.import_module("gateway.conversation")
-
-
 def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
-    contact, _ = contact_for_number(sms.phone, current_app.config["SECRET_KEY"])
+    template = channel.render("sms", None)
     try:
-        with store.contact_lock(contact.id):
-            earlier = _earlier_sms(contact, sms)
-            if earlier is not None:
-                log_event("webhook.duplicate", channel=channel.name, message=earlier.id)
-                return _stored_reply(channel, "sms", earlier)
-            row = store.create_inbound(contact=contact.id, channel=sms.channel, kind="sms",
-                                       provider_id=sms.provider_id, text=sms.text, text_norm=_normalize(sms.text))
-            replies = _conversation().handle_sms(current_app, contact, row, sms) or []
-            for text in replies:
-                enqueue(contact, text, purpose="reply", channel=sms.channel, in_reply_to=row)
-            reply = channel.render("sms", replies)
-            store.set_response(row.id, reply.body)
-        log_event("sms.received", channel=channel.name, message=row.id, replies=len(replies))
-        return reply
+        handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body)
+        return Reply(handled.body, content_type=template.content_type)
     except Exception:
-        return _record_failure(channel, "sms", contact, sms.provider_id, sms.text, "sms", None)
+        return _record_failure(channel, "sms", sms.phone, sms.provider_id, sms.text, "sms", None)
 
 
 def _unroutable(event: Unroutable) -> None:
@@ -190,36 +172,25 @@ def _unroutable(event: Unroutable) -> None:
     if event.provider_id and store.inbound_by_provider_id(event.channel, event.provider_id):
         return
     store.create_inbound(contact=None, channel=event.channel, kind="sms", provider_id=event.provider_id,
-                         text=event.text, text_norm=_normalize(event.text), status="ignored",
+                         text=event.text, text_norm=normalize(event.text), status="ignored",
                          last_error=f"sender is not a phone number: {event.sender[:20]}")
     log_event("sms.unroutable", channel=event.channel)
 
 
-def _earlier_sms(contact: Contact, sms: InboundSms) -> Message | None:
-    if sms.provider_id:
-        return store.inbound_by_provider_id(sms.channel, sms.provider_id)
-    return store.recent_inbound_duplicate(contact.id, sms.channel, sms.text, utcnow() - DUPLICATE_WINDOW)
-
-
 def _ussd(channel: Channel, hop: UssdHop) -> Reply:
-    contact, _ = contact_for_number(hop.phone, current_app.config["SECRET_KEY"])
-    key = ussd_hop_id(hop)
+    template = channel.render("ussd", UssdScreen("", True))
+
+    def respond(text: str, end: bool) -> str:
+        return channel.render("ussd", UssdScreen(text, end)).body
+
     try:
-        with store.contact_lock(contact.id):
-            earlier = store.inbound_by_provider_id(hop.channel, key)
-            if earlier is not None:
-                return _stored_reply(channel, "ussd", earlier)
-            row = store.create_inbound(contact=contact.id, channel=hop.channel, kind="ussd", provider_id=key,
-                                       text=hop.text, text_norm=_normalize(hop.inputs[-1] if hop.inputs else ""))
-            screen = _conversation().handle_ussd(current_app, contact, row, hop)
-            reply = channel.render("ussd", screen)
-            store.set_response(row.id, reply.body)
-        return reply
+        handled = conversation.receive_ussd(current_app, hop, ussd_hop_id(hop), respond)
+        return Reply(handled.body, content_type=template.content_type)
     except Exception:
-        return _record_failure(channel, "ussd", contact, key, hop.text, "ussd", USSD_SORRY)
+        return _record_failure(channel, "ussd", hop.phone, ussd_hop_id(hop), hop.text, "ussd", USSD_SORRY)
 
 
-def _record_failure(channel: Channel, action: str, contact: Contact, provider_id: str | None, text: str,
+def _record_failure(channel: Channel, action: str, phone: str, provider_id: str | None, text: str,
                     kind: str, answer) -> Reply:
     """The conversation crashed: keep the message (status 'error') with the answer we gave, so a redelivery
     gets the same answer and an operator can look at it. The provider gets a normal answer, never a 500."""
@@ -227,28 +198,15 @@ def _record_failure(channel: Channel, action: str, contact: Contact, provider_id
     reply = channel.render(action, answer)
     earlier = store.inbound_by_provider_id(channel.name, provider_id) if provider_id else None
     if earlier is None:
+        contact, _ = contact_for_number(phone, current_app.config["SECRET_KEY"])
         store.create_inbound(contact=contact.id, channel=channel.name, kind=kind, provider_id=provider_id, text=text,
-                             text_norm=_normalize(text), status="error", response=reply.body)
+                             text_norm=normalize(text), status="error", response=reply.body)
     return reply
-
-
-def _stored_reply(channel: Channel, action: str, earlier: Message) -> Reply:
-    template = channel.render(action, None)
-    return Reply(earlier.response if earlier.response is not None else template.body,
-                 content_type=template.content_type)
 
 
 def ussd_hop_id(hop: UssdHop) -> str:
     """AT sessionId plus the hop's text: the history grows each hop, so hash it to keep the id short."""
     return f"{hop.session_id}:{hashlib.sha256(hop.text.encode()).hexdigest()[:24]}"
-
-
-def _normalize(text: str) -> str | None:
-    try:
-        from flows.text import normalize
-    except ImportError:
-        return None
-    return normalize(text)
 
 
 # ---------------------------------------------------------------------------------------------------- status

@@ -5,6 +5,7 @@ import peewee
 
 from storage.db import database, utcnow
 from storage.models import Contact, PhoneNumber
+from storage.outbox import cancel_pending_bulk
 from storage.phones import contact_key
 
 
@@ -31,8 +32,6 @@ def number_of(contact: Contact | int) -> str | None:
 
 def opt_out(contact: Contact) -> None:
     """Stop all bulk to this person, including what of a running broadcast is still queued for them."""
-    from storage.meetings import cancel_pending_bulk  # imported here: storage.meetings imports this module's models
-
     Contact.update(opted_out_at=utcnow()).where(Contact.id == contact.id).execute()
     contact.opted_out_at = utcnow()
     cancel_pending_bulk(contact.id)

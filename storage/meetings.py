@@ -15,8 +15,8 @@ from peewee import SQL, Case, Value, fn
 
 from storage.db import BaseModel, JSONField, database, is_postgres, utcnow
 from storage.models import AdminUnit, Contact, Message, PhoneNumber
+from storage.outbox import BULK_PRIORITY
 
-BULK_PRIORITY = 10  # storage.models.Message.priority: 0 = reply, 10 = bulk
 UNIT_KINDS = ("capital", "aimag", "district", "soum", "khoroo", "bag", "kheseg")
 MEETING_PURPOSES = ("notice", "reminder", "correction", "cancellation")
 VARIANTS = ("mn-cyrl", "mn-latn", "en")  # language-script of one rendered text
@@ -92,7 +92,7 @@ class Rsvp(BaseModel):
 
     meeting = pw.ForeignKeyField(Meeting, backref="rsvps", on_delete="CASCADE")
     contact = pw.ForeignKeyField(Contact, backref="rsvps", on_delete="CASCADE")
-    answer = pw.CharField()  # yes | no
+    answer = pw.CharField()  # yes | no | maybe
     updated_at = pw.DateTimeField(default=utcnow)
 
     class Meta:
@@ -260,14 +260,6 @@ def count_enqueued(broadcast: Broadcast) -> int:
     return Message.select().where(Message.origin == broadcast.origin).count()
 
 
-def cancel_pending_bulk(contact_id: int) -> int:
-    """Cancel a contact's bulk messages not yet handed to a provider (called when they opt out)."""
-    return (Message.update(status="cancelled", last_error="opted out", updated_at=utcnow())
-            .where((Message.contact == contact_id) & (Message.direction == "out") & (Message.status == "queued")
-                   & (Message.priority >= BULK_PRIORITY))
-            .execute())
-
-
 def cancel_queued_for(broadcast: Broadcast, reason: str) -> int:
     """Cancel what is still queued of one broadcast (a meeting that moved or was cancelled mid-send)."""
     return (Message.update(status="cancelled", last_error=reason, updated_at=utcnow())
@@ -414,14 +406,14 @@ def delivery_people(origins: list[str]) -> dict[str, int]:
 
 
 def meeting_tally(meeting: Meeting) -> dict:
-    """yes / no / questions / delivered / failed / sent for one meeting (counts by person, not by message)."""
+    """yes / no / maybe / questions / delivered / failed / sent for one meeting (counts by person, not message)."""
     origins = [b.origin for b in Broadcast.select(Broadcast.id).where(Broadcast.meeting == meeting)]
     answers = {row["answer"]: row["n"] for row in (
         Rsvp.select(Rsvp.answer, fn.COUNT(Rsvp.id).alias("n")).where(Rsvp.meeting == meeting)
         .group_by(Rsvp.answer).dicts())}
     sent = (Message.select(fn.COUNT(fn.DISTINCT(Message.contact)))
             .where(Message.origin.in_(origins) & Message.status.in_(("sent", "delivered"))).scalar() if origins else 0)
-    return {"yes": answers.get("yes", 0), "no": answers.get("no", 0),
+    return {"yes": answers.get("yes", 0), "no": answers.get("no", 0), "maybe": answers.get("maybe", 0),
             "questions": MeetingQuestion.select().where(MeetingQuestion.meeting == meeting).count(),
             "sent": sent or 0, **delivery_people(origins)}
 

@@ -104,7 +104,6 @@ class FlowRun(BaseModel):
     session_key = pw.CharField(null=True, index=True)  # USSD provider session id
     status = pw.CharField(default="active", index=True)  # active | completed | interrupted | expired | failed
     state = JSONField(default=dict)
-    version = pw.IntegerField(default=0)  # optimistic concurrency
     started_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow)
     expires_at = pw.DateTimeField(null=True, index=True)

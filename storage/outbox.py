@@ -18,6 +18,7 @@ from storage.models import Contact, Message
 # Rank of each outbound status; a provider report may only raise it. delivered and failed are both final.
 STATUS_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "cancelled": 3}
 FINAL_STATUSES = ("delivered", "failed", "cancelled")
+BULK_PRIORITY = 10  # Message.priority: 0 = reply, 10 = bulk
 
 
 class ChannelState(BaseModel):
@@ -80,10 +81,11 @@ def set_response(message_id: int, response: str, status: str = "handled") -> Non
 def create_outbound(**fields) -> tuple[Message, bool]:
     """Insert an outbox row; with an `idempotency_key` already used, return that row instead. (row, created)."""
     key = fields.get("idempotency_key")
-    if key:
-        existing = Message.get_or_none(Message.idempotency_key == key)
-        if existing:
-            return existing, False
+    if not key:
+        return Message.create(direction="out", **fields), True
+    existing = Message.get_or_none(Message.idempotency_key == key)
+    if existing:
+        return existing, False
     try:
         with database.atomic():
             return Message.create(direction="out", **fields), True
@@ -91,6 +93,14 @@ def create_outbound(**fields) -> tuple[Message, bool]:
         if not key:
             raise
         return Message.get(Message.idempotency_key == key), False
+
+
+def cancel_pending_bulk(contact_id: int) -> int:
+    """Cancel a contact's bulk messages not yet handed to a provider (called when they opt out)."""
+    return (Message.update(status="cancelled", last_error="opted out", updated_at=utcnow())
+            .where((Message.contact == contact_id) & (Message.direction == "out") & (Message.status == "queued")
+                   & (Message.priority >= BULK_PRIORITY))
+            .execute())
 
 
 def same_text_sent_count(contact_id: int, text: str, since: dt.datetime) -> int:

@@ -1,20 +1,26 @@
-"""Conversation state: flow runs and their results, USSD sessions, and the contact's language/script choices.
+"""Conversation state: flow runs and their results, USSD sessions, and the contact fields a conversation changes.
 
-Every write that races with another process (two hops of one session, two SMS from one person) goes through an
-optimistic version check: `save_run` / `save_ussd_session` return False when someone else wrote first.
+A message is handled in one transaction under the per-contact lock (`conversation_transaction`), so no two
+writes race and no version checks are needed. The hot path (one snapshot read, then a few writes) is plain SQL
+prepared once per engine: peewee's query builder cost more than the statements themselves (bench/README.md).
 """
 from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import peewee as pw
 
-from storage.db import BaseModel, database, utcnow
-from storage.models import AdminUnit, Contact, FlowResult, FlowRun, Message
+from storage.db import BaseModel, database, is_postgres, utcnow
+from storage.models import AdminUnit, Contact, FlowResult, FlowRun, Message, PhoneNumber
 
 ENDED = ("completed", "interrupted", "expired", "failed")
+DEFAULT_LANGUAGE = Contact.language.default  # what a contact has before anyone chose
 
 
 class UssdSession(BaseModel):
@@ -23,13 +29,10 @@ class UssdSession(BaseModel):
     session_key = pw.CharField(unique=True)  # the provider's session id
     contact = pw.ForeignKeyField(Contact, backref="ussd_sessions", on_delete="CASCADE")
     channel = pw.CharField()
-    stage = pw.CharField(default="menu")  # notice | opted_out | menu | run | ended
-    page = pw.IntegerField(default=0)  # which page of the main menu is shown
     consumed = pw.IntegerField(default=0)  # inputs of the hop text already handled
     run = pw.ForeignKeyField(FlowRun, null=True, backref="ussd_sessions", on_delete="SET NULL")
     screen = pw.TextField(null=True)
     screen_end = pw.BooleanField(default=False)
-    version = pw.IntegerField(default=0)
     created_at = pw.DateTimeField(default=utcnow)
     updated_at = pw.DateTimeField(default=utcnow, index=True)
 
@@ -37,72 +40,250 @@ class UssdSession(BaseModel):
 CONVERSATION_MODELS = [UssdSession]
 
 
-# ---- flow runs ---------------------------------------------------------------------------------------------
+# ---- snapshots ----------------------------------------------------------------------------------------------
 
-def active_sms_run(contact: Contact) -> FlowRun | None:
-    return (FlowRun.select().where((FlowRun.contact == contact) & (FlowRun.channel == "sms")
-                                   & (FlowRun.status == "active"))
-            .order_by(FlowRun.id.desc()).first())
-
-
-def get_run(run_id: int) -> FlowRun | None:
-    return FlowRun.get_or_none(FlowRun.id == run_id)
-
-
-def start_run(contact: Contact, flow_id: str, flow_version: int, channel: str, *, session_key: str | None = None,
-              interrupt: bool = True) -> FlowRun:
-    """A new active run; for SMS the contact's other active SMS run is marked interrupted first.
-
-    Raises IntegrityError when another process started an SMS run for the same contact at the same moment
-    (a partial unique index keeps one active SMS run per contact)."""
-    with database.atomic():
-        if interrupt and channel == "sms":
-            end_runs(contact, "sms", "interrupted")
-        return FlowRun.create(contact=contact, flow_id=flow_id, flow_version=flow_version, channel=channel,
-                              session_key=session_key, state={})
+@dataclass(frozen=True)
+class RunRow:
+    id: int
+    flow_id: str
+    state: dict
+    channel: str
+    session_key: str | None
+    expires_at: dt.datetime | None
 
 
-def save_run(run: FlowRun, *, state: dict, status: str, expires_at: dt.datetime | None) -> bool:
-    """Write the run if nobody else has since we read it; on success `run` carries the new version."""
+@dataclass(frozen=True)
+class SessionRow:
+    id: int
+    consumed: int
+    screen: str | None
+    end: bool
+    run: RunRow | None
+
+
+@dataclass(frozen=True)
+class ContactRow:
+    id: int
+    language: str
+    script: str | None
+    last_script: str | None
+    consented: bool
+    opted_out: bool
+    untouched: bool  # never heard from and never consented: still on the column defaults
+    unit_id: int | None
+    unit_code: str | None
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    contact: ContactRow
+    run: RunRow | None = None  # SMS: the active SMS run; USSD: the session's waiting run
+    session: SessionRow | None = None
+    earlier_id: int | None = None  # SMS: an inbound message with the same provider id (a redelivery)
+    earlier_response: str | None = None
+
+
+_CONTACT_COLUMNS = ("c.id, c.language, c.script, c.last_script, c.consent_at IS NOT NULL, "
+                    "c.opted_out_at IS NOT NULL, c.last_seen_at IS NULL AND c.consent_at IS NULL, "
+                    "c.admin_unit_id, u.code")
+_RUN_COLUMNS = "r.id, r.flow_id, r.state, r.channel, r.session_key, r.expires_at"
+
+SMS_SNAPSHOT = f"""
+SELECT {_CONTACT_COLUMNS}, {_RUN_COLUMNS}, m.id, m.response
+FROM contact c
+LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
+LEFT JOIN flow_run r ON r.contact_id = c.id AND r.channel = 'sms' AND r.status = 'active'
+LEFT JOIN message m ON m.channel = ? AND m.direction = 'in' AND m.provider_id = ?
+WHERE c.key = ?"""
+
+USSD_SNAPSHOT = f"""
+SELECT {_CONTACT_COLUMNS}, {_RUN_COLUMNS}, s.id, s.consumed, s.screen, s.screen_end
+FROM contact c
+LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
+LEFT JOIN ussd_session s ON s.session_key = ? AND s.contact_id = c.id
+LEFT JOIN flow_run r ON r.id = s.run_id AND r.status = 'active'
+WHERE c.key = ?"""
+
+
+CONTACT_SNAPSHOT = f"""
+SELECT {_CONTACT_COLUMNS}, {_RUN_COLUMNS}
+FROM contact c
+LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
+LEFT JOIN flow_run r ON r.contact_id = c.id AND r.channel = 'sms' AND r.status = 'active'
+WHERE c.id = ?"""
+
+RUN_SNAPSHOT = f"""
+SELECT {_CONTACT_COLUMNS}, {_RUN_COLUMNS}
+FROM flow_run r
+JOIN contact c ON c.id = r.contact_id
+LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
+WHERE r.id = ? AND r.status = 'active'"""
+
+
+@contextmanager
+def conversation_transaction() -> Iterator[None]:
+    """The per-contact lock's transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), which
+    serialises writers; PostgreSQL locks the contact's row in the snapshot read (FOR UPDATE OF c)."""
+    with database.atomic() if is_postgres() else database.atomic("IMMEDIATE"):
+        yield
+
+
+def sms_snapshot(contact_key: str, channel: str, provider_id: str | None) -> Snapshot | None:
+    row = _one(SMS_SNAPSHOT, (channel, provider_id, contact_key))
+    if row is None:
+        return None
+    return Snapshot(_contact(row), run=_run(row[9:15]), earlier_id=row[15], earlier_response=row[16])
+
+
+def ussd_snapshot(contact_key: str, session_key: str) -> Snapshot | None:
+    row = _one(USSD_SNAPSHOT, (session_key, contact_key))
+    if row is None:
+        return None
+    run = _run(row[9:15])
+    session = None if row[15] is None else SessionRow(row[15], row[16], row[17], bool(row[18]), run)
+    return Snapshot(_contact(row), run=run, session=session)
+
+
+def sms_snapshot_by_id(contact_id: int) -> Snapshot | None:
+    """A contact and their active SMS run, when we start a conversation ourselves."""
+    row = _one(CONTACT_SNAPSHOT, (contact_id,))
+    return None if row is None else Snapshot(_contact(row), run=_run(row[9:15]))
+
+
+def run_snapshot(run_id: int) -> Snapshot | None:
+    """An active run and its contact (the expiry job); None when the run has ended meanwhile."""
+    row = _one(RUN_SNAPSHOT, (run_id,))
+    return None if row is None else Snapshot(_contact(row), run=_run(row[9:15]))
+
+
+def create_contact(contact_key: str, e164: str) -> None:
+    """The contact and its vault row, first time a number is seen (a racing request may have made them)."""
+    Contact.insert(key=contact_key).on_conflict_ignore().execute()
+    contact_id = Contact.select(Contact.id).where(Contact.key == contact_key).scalar()
+    PhoneNumber.insert(contact=contact_id, e164=e164).on_conflict_ignore().execute()
+
+
+def recent_inbound_id(contact_id: int, channel: str, text: str, since: dt.datetime) -> tuple[int, str | None] | None:
+    """The same text from the same person since `since`, for providers that send no message id."""
+    row = (Message.select(Message.id, Message.response)
+           .where((Message.contact == contact_id) & (Message.direction == "in") & (Message.channel == channel)
+                  & (Message.text == text) & (Message.created_at >= since))
+           .order_by(Message.id.desc()).tuples().first())
+    return (row[0], row[1]) if row else None
+
+
+def _one(sql: str, params: tuple) -> tuple | None:
+    if is_postgres():
+        sql += " FOR UPDATE OF c"
+    return database.execute_sql(_prepared(sql, database.param), params).fetchone()
+
+
+@lru_cache(maxsize=64)
+def _prepared(sql: str, param: str) -> str:
+    return sql.replace("?", param) if param != "?" else sql
+
+
+def _contact(row: tuple) -> ContactRow:
+    return ContactRow(row[0], row[1], row[2], row[3], bool(row[4]), bool(row[5]), bool(row[6]), row[7], row[8])
+
+
+def _run(columns: tuple) -> RunRow | None:
+    run_id, flow_id, state, channel, session_key, expires_at = columns
+    if run_id is None:
+        return None
+    state = json.loads(state) if isinstance(state, str) else (state or {})
+    return RunRow(run_id, flow_id, state, channel, session_key, FlowRun.expires_at.python_value(expires_at))
+
+
+# ---- writes -------------------------------------------------------------------------------------------------
+
+INSERT_RUN = ("INSERT INTO flow_run (contact_id, flow_id, flow_version, channel, session_key, status, state, "
+              "started_at, updated_at, expires_at, ended_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id")
+UPDATE_RUN = "UPDATE flow_run SET state = ?, status = ?, expires_at = ?, updated_at = ?, ended_at = ? WHERE id = ?"
+UPSERT_RESULT = ("INSERT INTO flow_result (run_id, name, value, category, created_at) VALUES {values} "
+                 "ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, category = excluded.category")
+INSERT_SESSION = ("INSERT INTO ussd_session (session_key, contact_id, channel, consumed, run_id, screen, screen_end, "
+                  "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
+UPDATE_SESSION = ("UPDATE ussd_session SET consumed = ?, run_id = ?, screen = ?, screen_end = ?, updated_at = ? "
+                  "WHERE session_key = ?")
+INSERT_INBOUND = ("INSERT INTO message (direction, contact_id, channel, kind, provider_id, text, text_norm, status, "
+                  "priority, purpose, attempts, response, created_at, updated_at) "
+                  "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, 0, 'reply', 0, ?, ?, ?) RETURNING id")
+
+
+def insert_run(contact_id: int, flow_id: str, flow_version: int, channel: str, session_key: str | None,
+               state: dict, status: str, expires_at: dt.datetime | None) -> int:
     now = utcnow()
-    fields = {"state": state, "status": status, "expires_at": expires_at, "updated_at": now,
-              "version": FlowRun.version + 1, "ended_at": now if status in ENDED else None}
-    updated = FlowRun.update(**fields).where((FlowRun.id == run.id) & (FlowRun.version == run.version)).execute()
-    if updated:
-        run.state, run.status, run.expires_at, run.version = state, status, expires_at, run.version + 1
-    return bool(updated)
+    params = (contact_id, flow_id, flow_version, channel, session_key, status, _json(state), now, now, expires_at,
+              now if status in ENDED else None)
+    return _execute(INSERT_RUN, params).fetchall()[0][0]
 
 
-def end_runs(contact: Contact, channel: str, status: str) -> int:
+def update_run(run_id: int, state: dict, status: str, expires_at: dt.datetime | None) -> None:
     now = utcnow()
-    return (FlowRun.update(status=status, ended_at=now, updated_at=now, version=FlowRun.version + 1)
-            .where((FlowRun.contact == contact) & (FlowRun.channel == channel) & (FlowRun.status == "active"))
+    _execute(UPDATE_RUN, (_json(state), status, expires_at, now, now if status in ENDED else None, run_id))
+
+
+def save_results(run_id: int, results: dict[str, dict]) -> None:
+    """Upsert only the given results; a value that is not text is kept as JSON."""
+    if not results:
+        return
+    now, params = utcnow(), []
+    for name, result in results.items():
+        value = result.get("value")
+        text = value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
+        params += [run_id, name, text, result.get("category"), now]
+    _execute(UPSERT_RESULT.format(values=", ".join(["(?, ?, ?, ?, ?)"] * len(results))), tuple(params))
+
+
+def save_session(session_key: str, contact_id: int, channel: str, consumed: int, run_id: int | None, screen: str,
+                 end: bool, new: bool) -> None:
+    now = utcnow()
+    if new:
+        _execute(INSERT_SESSION, (session_key, contact_id, channel, consumed, run_id, screen, end, now, now))
+    else:
+        _execute(UPDATE_SESSION, (consumed, run_id, screen, end, now, session_key))
+
+
+def insert_inbound(contact_id: int | None, channel: str, kind: str, provider_id: str | None, text: str,
+                   text_norm: str | None, response: str | None, status: str = "handled") -> int:
+    now = utcnow()
+    params = (contact_id, channel, kind, provider_id, text, text_norm, status, response, now, now)
+    return _execute(INSERT_INBOUND, params).fetchall()[0][0]
+
+
+def update_contact(contact_id: int, fields: dict[str, Any]) -> None:
+    """One UPDATE with everything a conversation changed about the person (columns are ours, never input)."""
+    if fields:
+        Contact.update(**fields).where(Contact.id == contact_id).execute()
+
+
+def end_sms_runs(contact_id: int, status: str) -> int:
+    now = utcnow()
+    return (FlowRun.update(status=status, ended_at=now, updated_at=now)
+            .where((FlowRun.contact == contact_id) & (FlowRun.channel == "sms") & (FlowRun.status == "active"))
             .execute())
 
 
-def end_run(run: FlowRun, status: str) -> None:
+def end_ussd_session(session_key: str, status: str = "interrupted") -> int:
+    """The provider ended the session: its waiting run ends now, not at the idle sweep."""
+    run_id = UssdSession.select(UssdSession.run).where(UssdSession.session_key == session_key).scalar()
+    if run_id is None:
+        return 0
     now = utcnow()
-    FlowRun.update(status=status, ended_at=now, updated_at=now, version=FlowRun.version + 1).where(
-        (FlowRun.id == run.id) & (FlowRun.status == "active")).execute()
-    run.status = status
+    return (FlowRun.update(status=status, ended_at=now, updated_at=now)
+            .where((FlowRun.id == run_id) & (FlowRun.status == "active")).execute())
 
 
-def save_results(run: FlowRun, results: dict[str, dict]) -> None:
-    """Upsert each {name: {value, category}}; a value that is not text is kept as JSON."""
-    for name, result in results.items():
-        value = result.get("value") if isinstance(result, dict) else result
-        category = result.get("category") if isinstance(result, dict) else None
-        text = value if isinstance(value, str) or value is None else json.dumps(value, ensure_ascii=False)
-        updated = (FlowResult.update(value=text, category=category)
-                   .where((FlowResult.run == run) & (FlowResult.name == name)).execute())
-        if not updated:
-            FlowResult.create(run=run, name=name, value=text, category=category)
+def _execute(sql: str, params: tuple):
+    return database.execute_sql(_prepared(sql, database.param), params)
 
 
-def results_of(run: FlowRun) -> dict[str, dict[str, Any]]:
-    return {row.name: {"value": row.value, "category": row.category}
-            for row in FlowResult.select().where(FlowResult.run == run).order_by(FlowResult.id)}
+def _json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, sort_keys=True)
 
+
+# ---- housekeeping -------------------------------------------------------------------------------------------
 
 def stale_runs(now: dt.datetime, channel: str, limit: int = 200) -> list[FlowRun]:
     """Active runs whose wait has run out, oldest first."""
@@ -114,61 +295,18 @@ def stale_runs(now: dt.datetime, channel: str, limit: int = 200) -> list[FlowRun
 def expire_ussd_runs(before: dt.datetime) -> int:
     """USSD runs untouched since `before`: the provider's session is long gone."""
     now = utcnow()
-    return (FlowRun.update(status="expired", ended_at=now, updated_at=now, version=FlowRun.version + 1)
+    return (FlowRun.update(status="expired", ended_at=now, updated_at=now)
             .where((FlowRun.status == "active") & (FlowRun.channel == "ussd") & (FlowRun.updated_at < before))
             .execute())
-
-
-# ---- USSD sessions -----------------------------------------------------------------------------------------
-
-def ussd_session(session_key: str) -> UssdSession | None:
-    return UssdSession.get_or_none(UssdSession.session_key == session_key)
-
-
-def open_ussd_session(session_key: str, contact: Contact, channel: str) -> tuple[UssdSession, bool]:
-    """The session row, created on the first hop. Returns (session, created)."""
-    try:
-        with database.atomic():
-            return UssdSession.create(session_key=session_key, contact=contact, channel=channel), True
-    except pw.IntegrityError:
-        return UssdSession.get(UssdSession.session_key == session_key), False
-
-
-def save_ussd_session(session: UssdSession) -> bool:
-    """Write the session's fields if its version is still the one we read."""
-    fields = {"stage": session.stage, "page": session.page, "consumed": session.consumed, "run": session.run_id,
-              "screen": session.screen, "screen_end": session.screen_end,
-              "updated_at": utcnow(), "version": UssdSession.version + 1}
-    updated = (UssdSession.update(**fields)
-               .where((UssdSession.id == session.id) & (UssdSession.version == session.version)).execute())
-    if updated:
-        session.version += 1
-    return bool(updated)
 
 
 def purge_ussd_sessions(before: dt.datetime) -> int:
     return UssdSession.delete().where(UssdSession.updated_at < before).execute()
 
 
-# ---- contact preferences -----------------------------------------------------------------------------------
-
-def note_inbound(contact: Contact, script: str | None) -> None:
-    """Last seen now; and the script the person just wrote in, when the text told us."""
-    fields: dict[str, Any] = {"last_seen_at": utcnow()}
-    if script:
-        fields["last_script"] = script
-        contact.last_script = script
-    Contact.update(**fields).where(Contact.id == contact.id).execute()
-
-
-def set_language(contact: Contact, language: str) -> None:
-    Contact.update(language=language).where(Contact.id == contact.id).execute()
-    contact.language = language
-
-
-def set_script(contact: Contact, script: str | None) -> None:
-    Contact.update(script=script).where(Contact.id == contact.id).execute()
-    contact.script = script
+def results_of(run: FlowRun | int) -> dict[str, dict[str, Any]]:
+    return {row.name: {"value": row.value, "category": row.category}
+            for row in FlowResult.select().where(FlowResult.run == run).order_by(FlowResult.id)}
 
 
 # ---- reference data and the outbox, as the conversation layer reads them ----------------------------------
@@ -191,6 +329,13 @@ def admin_units_stamp(today: dt.date) -> tuple:
     return tuple(str(value) for value in row) + (today.isoformat(),)
 
 
+def admin_unit_by_code(code: str, today: dt.date) -> AdminUnit | None:
+    """The row of `code` valid on `today`."""
+    return (AdminUnit.select().where((AdminUnit.code == code) & (AdminUnit.valid_from <= today)
+                                     & (AdminUnit.valid_to.is_null() | (AdminUnit.valid_to > today)))
+            .order_by(AdminUnit.valid_from.desc()).first())
+
+
 def messages_to(contact: Contact | int, after_id: int = 0, kind: str = "sms") -> list[Message]:
     """Outbound rows for one contact newer than `after_id` (the simulator reads its replies here)."""
     return list(Message.select().where((Message.contact == contact) & (Message.direction == "out")
@@ -200,15 +345,3 @@ def messages_to(contact: Contact | int, after_id: int = 0, kind: str = "sms") ->
 
 def last_message_id() -> int:
     return Message.select(pw.fn.MAX(Message.id)).scalar() or 0
-
-
-def admin_unit_by_code(code: str, today: dt.date) -> AdminUnit | None:
-    """The row of `code` valid on `today`."""
-    return (AdminUnit.select().where((AdminUnit.code == code) & (AdminUnit.valid_from <= today)
-                                     & (AdminUnit.valid_to.is_null() | (AdminUnit.valid_to > today)))
-            .order_by(AdminUnit.valid_from.desc()).first())
-
-
-def set_admin_unit(contact: Contact, unit: AdminUnit | None) -> None:
-    Contact.update(admin_unit=unit).where(Contact.id == contact.id).execute()
-    contact.admin_unit = unit

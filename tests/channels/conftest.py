@@ -1,9 +1,6 @@
 """Channel test fixtures: fake providers on loopback, an app with all three channels pointed at them, signers."""
 from __future__ import annotations
 
-import sys
-import types
-
 import pytest
 
 from tests.fakes import FakeAfricasTalking, FakeAndroid, FakeTwilio
@@ -63,8 +60,7 @@ def make_channel_app(make_app, provider_env, fake_twilio, fake_at, fake_android)
     """An app with every channel enabled against the fakes; keyword arguments are more config overrides."""
     def factory(**overrides):
         settings = {"channels": channel_settings(fake_twilio, fake_at, fake_android),
-                    "outbox": {"send_timeout_seconds": 1, "backoff_seconds": 1},
-                    "flows": {"bundled": False, "paths": []}}  # the stand-in conversation needs no flows
+                    "outbox": {"send_timeout_seconds": 1, "backoff_seconds": 1}}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(settings.get(key), dict):
                 for inner, inner_value in value.items():
@@ -81,26 +77,3 @@ def make_channel_app(make_app, provider_env, fake_twilio, fake_at, fake_android)
 @pytest.fixture
 def channel_app(make_channel_app):
     return make_channel_app()
-
-
-@pytest.fixture
-def stand_in_conversation(monkeypatch):
-    """A tiny test-local conversation for the webhook-layer unit tests: echoes SMS, walks a two-step USSD menu."""
-    module = types.ModuleType("gateway.conversation")
-    module.calls = []
-
-    def handle_sms(app, contact, inbound_row, sms):
-        module.calls.append(("sms", sms.text, inbound_row.id))
-        return [f"Ta bichsen: {sms.text}"]
-
-    def handle_ussd(app, contact, inbound_row, hop):
-        from gateway.messages import UssdScreen
-
-        module.calls.append(("ussd", hop.text, inbound_row.id))
-        if not hop.inputs:
-            return UssdScreen(f"Sain baina uu {len(module.calls)}\n1. Gomdol\n2. Unelgee", end=False)
-        return UssdScreen(f"Bayarlalaa ({hop.text})", end=True)
-
-    module.handle_sms, module.handle_ussd = handle_sms, handle_ussd
-    monkeypatch.setitem(sys.modules, "gateway.conversation", module)
-    return module

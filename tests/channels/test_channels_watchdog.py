@@ -48,7 +48,7 @@ def test_verify_false_is_announced_by_serve(make_channel_app):
     assert not any("android" in w for w in app.extensions["gateway.warnings"])
 
 
-def test_verify_false_accepts_unsigned_requests(make_channel_app, stand_in_conversation):
+def test_verify_false_accepts_unsigned_requests(make_channel_app):
     from tests.channels.test_channels_inbound import TWILIO_SMS
 
     app = make_channel_app(channels={"twilio": {"verify": False}})

@@ -1,5 +1,5 @@
-"""Helpers for conversation tests: a person texting or dialling, either straight into the conversation layer
-or through the Africa's Talking webhooks (the same `Phone` the simulator uses)."""
+"""Helpers for conversation tests: a person texting or dialling, either into the conversation applier (the
+real decision and storage, without HTTP) or through the Africa's Talking webhooks (the simulator's `Phone`)."""
 from __future__ import annotations
 
 import uuid
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.conversation import handle_sms, handle_ussd
+from gateway.conversation import receive_sms, receive_ussd
 from gateway.messages import InboundSms, UssdHop, UssdScreen
 from gateway.simulate import InProcessTransport, Phone
 from storage.contacts import contact_for_number
@@ -19,12 +19,13 @@ FLOWS_DIR = Path(__file__).parent / "flows"
 
 
 class Person:
-    """Calls handle_sms / handle_ussd directly, as a channel would after storing the inbound message."""
+    """Hands messages to the conversation applier, as the webhooks do after a channel has parsed them."""
 
     def __init__(self, app, number: str = "+97699112233") -> None:
         self.app, self.number = app, number
         self.session: str | None = None
         self.inputs: list[str] = []
+        self.sent = 0
         with app.app_context(), database.connection_context():
             self.contact_id = contact_for_number(number, app.config["SECRET_KEY"])[0].id
 
@@ -34,9 +35,10 @@ class Person:
             return Contact.get_by_id(self.contact_id)
 
     def sms(self, text: str) -> list[str]:
+        self.sent += 1
+        sms = InboundSms("africastalking", f"sms-{uuid.uuid4().hex}", self.number, text, utcnow())
         with self.app.app_context(), database.connection_context():
-            contact = Contact.get_by_id(self.contact_id)
-            return handle_sms(self.app, contact, None, InboundSms("africastalking", None, self.number, text, utcnow()))
+            return receive_sms(self.app, sms, lambda replies: "").replies
 
     def dial(self) -> UssdScreen:
         self.session, self.inputs = f"ATUid_{uuid.uuid4().hex}", []
@@ -48,9 +50,15 @@ class Person:
 
     def _hop(self) -> UssdScreen:
         hop = UssdHop("africastalking", self.session, "*1411#", self.number, "*".join(self.inputs))
+        screens: list[UssdScreen] = []
+
+        def respond(text: str, end: bool) -> str:
+            screens.append(UssdScreen(text, end))
+            return text
+
         with self.app.app_context(), database.connection_context():
-            contact = Contact.get_by_id(self.contact_id)
-            return handle_ussd(self.app, contact, None, hop)
+            receive_ussd(self.app, hop, f"{self.session}:{len(self.inputs)}:{uuid.uuid4().hex[:6]}", respond)
+        return screens[-1]
 
 
 def consented(person: Person) -> Person:
@@ -81,3 +89,29 @@ def asked(app, flow_id: str, step: str, language: str = "mn", script: str = "lat
     """The question a step asks, rendered from the flow file itself (no templates in these questions)."""
     flow = app.extensions["gateway.flows"].get(flow_id)
     return flow.steps[step].ask.source(language, script)
+
+
+def render_text(text, language: str, script: str, **values) -> str:
+    """A flows.definition.Text as a reader gets it (Latin Mongolian machine-made unless written by hand)."""
+    from flows.templates import render
+    from flows.text import to_latin
+
+    rendered = render(text.source(language, script), {"lang": language, **values})
+    return to_latin(rendered) if language == "mn" and script == "latn" else rendered
+
+
+def say(app, key: str, language: str = "mn", script: str = "latn", **values) -> str:
+    """One of the gateway's own texts (flows/system/messages.yaml)."""
+    return render_text(app.extensions["gateway.flows"].messages[key], language, script, **values)
+
+
+def system_text(app, flow_id: str, step: str, part: str = "say", language: str = "mn", script: str = "latn",
+                **values) -> str:
+    """What a system flow's step says or asks (the notice, help…), rendered as the gateway renders it."""
+    flow = app.extensions["gateway.flows"].get(flow_id)
+    return render_text(getattr(flow.steps[step], part), language, script, **values)
+
+
+def notice(app, language: str = "mn", script: str = "latn", channel: str = "sms") -> str:
+    step, part = ("sms_notice", "say") if channel == "sms" else ("ussd_notice", "ask")
+    return system_text(app, "consent", step, part, language, script, months=12)

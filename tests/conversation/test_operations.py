@@ -12,7 +12,6 @@ import pytest
 import time_machine
 from click.testing import CliRunner
 
-from gateway import records
 from gateway.cli import cli
 from gateway.conversation import admin_catalog
 from gateway.scheduler import run_job
@@ -49,15 +48,13 @@ def test_a_silent_sms_run_expires_after_its_wait_and_the_next_message_starts_fre
 
 
 def test_idle_ussd_runs_expire(app):
-    import gateway.conversation_jobs  # noqa: F401
-
     person = consented(Person(app))
     with time_machine.travel(dt.datetime(2026, 11, 1, 12, 0, tzinfo=dt.UTC), tick=False) as clock:
         person.dial()
         person.press("2")
         clock.shift(dt.timedelta(minutes=11))
         assert run_job(app, "conversation.expire")["ussd_runs"] == 1
-    assert run_statuses(app, person) == ["expired"]
+    assert run_statuses(app, person) == ["completed", "expired"]  # the main menu, then the flow it opened
 
 
 def test_the_catalog_is_cached_and_rebuilt_when_units_change(app, db):
@@ -86,7 +83,7 @@ def test_the_join_flow_sets_the_contacts_admin_unit(app):
 def test_a_broken_flow_is_left_out_and_reported_on_healthz(make_app):
     app = make_app(flows={"bundled": False, "paths": [str(BROKEN_DIR)]})
     body = app.test_client().get("/healthz").get_json()
-    assert body["flows"]["ids"] == ["fine"]
+    assert "fine" in body["flows"]["ids"] and "broken" not in body["flows"]["ids"]
     assert body["flows"]["broken"] == [str(BROKEN_DIR / "broken.yaml")]
     assert any("broken.yaml" in warning for warning in app.extensions["gateway.warnings"])
     person = consented(Person(app))
@@ -99,7 +96,7 @@ def test_flows_check_reports_errors_with_positions_and_fails(tmp_path):
     assert f"{BROKEN_DIR / 'broken.yaml'}:" in result.output and "nowhere" in result.output
     as_json = CliRunner().invoke(cli, ["flows", "check", "--json", str(BROKEN_DIR)])
     report = json.loads(as_json.output)
-    assert report["ok"] is False and report["flows"] == ["fine"]
+    assert report["ok"] is False and "fine" in report["flows"] and "broken" not in report["flows"]
 
 
 def test_flows_check_defaults_to_the_configured_and_bundled_flows(tmp_path, monkeypatch):
@@ -145,41 +142,11 @@ def test_simulate_ussd_script_in_english(tmp_path, monkeypatch):
     assert "  (session ended: dialling *1411# again)" in lines
 
 
-def test_a_run_written_by_someone_else_meanwhile_is_not_overwritten(app, db):
-    person = consented(Person(app))
-    person.sms("us")
-    mine, theirs = (FlowRun.get(FlowRun.contact == person.contact_id) for _ in range(2))
-    assert runs.save_run(theirs, state=theirs.state, status="active", expires_at=None)
-    assert not runs.save_run(mine, state={}, status="failed", expires_at=None)
-    assert FlowRun.get_by_id(mine.id).status == "active"
-
-
 def test_only_one_active_sms_run_per_contact_even_without_the_interrupt(app, db):
     person = consented(Person(app))
     person.sms("us")
     with pytest.raises(peewee.IntegrityError), database.atomic():
-        runs.start_run(person.contact, "complaint", 1, "sms", interrupt=False)
-
-
-def test_a_message_that_loses_the_race_is_handled_again_from_fresh_rows(make_app, monkeypatch):
-    """Another process writes the run while this message is being handled (simulated by a context provider
-    that bumps the run's version once): the save is refused, and the message is handled again."""
-    app = make_app(flows={"paths": [str(FLOWS_DIR)]})
-    bumped = []
-
-    def other_process_writes(app, contact, run):
-        if run is not None and run.state and not bumped:
-            bumped.append(FlowRun.update(version=FlowRun.version + 1).where(FlowRun.id == run.id).execute())
-        return {}
-
-    monkeypatch.setitem(records.CONTEXT_PROVIDERS, "pick", other_process_writes)
-    person = consented(Person(app))
-    person.sms("pick")
-    assert person.sms("2") == ["Songoson: waste"]
-    assert bumped == [1]
-    with app.app_context(), database.connection_context():
-        run = FlowRun.get(FlowRun.contact == person.contact_id)
-        assert run.status == "completed" and run.version == 3  # started, answered, plus the other writer
+        runs.insert_run(person.contact_id, "complaint", 1, "sms", None, {}, "active", None)
 
 
 def doc_transcripts() -> list[tuple[str, list[str], str]]:
@@ -230,12 +197,9 @@ def test_two_starts_at_once_leave_one_active_run(app):
 def test_two_answers_at_once_are_both_applied_in_turn(app):
     person = consented(Person(app))
     person.sms("us")
-    with app.app_context(), database.connection_context():
-        before = FlowRun.get(FlowRun.contact == person.contact_id).version
     concurrently(app, person, ["2", "3"])
     with app.app_context(), database.connection_context():
         run = FlowRun.get(FlowRun.contact == person.contact_id)
-    assert run.version == before + 2
     # "2" (closed) always counts; "3" either came first (rejected: a menu question) or answered the hours
     results = run.state["results"]
     assert results["open_today"]["value"] == "closed"

@@ -1,15 +1,15 @@
-"""handle_ussd: the main menu, the `*`-joined history, back/home, redelivery, language, STOP."""
+"""USSD through the conversation applier: the main menu, the `*`-joined history, back/home, redelivery, STOP."""
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from flows.messages import MESSAGES
 from flows.screens import ussd_fits
-from gateway.conversation_texts import say
 from storage.db import database
 from storage.models import FlowResult, FlowRun
 from storage.runs import UssdSession
-from tests.conversation.conftest import Person, asked
+from tests.conversation.conftest import Person, asked, notice, render_text, say, system_text
 
 MENU_LATN = ["Songono uu:", "1. Irgediin unelgee", "2. Gomdol", "3. Burtguuleh"]
 
@@ -22,7 +22,7 @@ def ussd_runs(app, person):
 def test_first_dial_shows_the_notice_then_the_main_menu(app, person):
     screen = person.dial()
     assert not screen.end
-    assert screen.text == f"{say('notice_ussd', 'mn', 'latn', months=12)}\n{say('continue', 'mn', 'latn')}"
+    assert screen.text == notice(app, channel="ussd")
     assert person.contact.consent_source == "ussd"
     menu = person.press("1")
     lines = menu.text.split("\n")
@@ -57,7 +57,8 @@ def test_zero_goes_back_and_double_zero_goes_home_at_menu_positions(app, person)
     assert person.press("1").text.startswith("Ali duureg")
     home = person.press("00")
     assert home.text.split("\n")[:4] == MENU_LATN
-    assert [run.status for run in ussd_runs(app, person)] == ["interrupted"]
+    assert [(run.flow_id, run.status) for run in ussd_runs(app, person)] == [
+        ("consent", "completed"), ("menu", "completed"), ("complaint", "interrupted"), ("menu", "active")]
     assert person.press("0").text.split("\n")[:4] == MENU_LATN  # at the main menu, 0 stays there
 
 
@@ -110,7 +111,7 @@ def test_the_menu_switches_language(app, person):
 def test_an_invalid_menu_choice_says_so(app, person):
     person.sms("START")
     person.dial()
-    assert person.press("42").text.startswith(say("invalid", "mn", "latn"))
+    assert person.press("42").text.startswith(render_text(MESSAGES["hint_choice"], "mn", "latn"))
 
 
 def test_stop_in_a_ussd_session_opts_out_and_ends(app, person):
@@ -118,16 +119,18 @@ def test_stop_in_a_ussd_session_opts_out_and_ends(app, person):
     person.dial()
     person.press("2")
     screen = person.press("ZOGS")
-    assert screen.end and screen.text == say("stopped", "mn", "latn")
+    assert screen.end and screen.text == say(app, "stopped", "mn", "latn")
     assert person.contact.opted_out_at is not None
-    assert [run.status for run in ussd_runs(app, person)] == ["interrupted"]
+    assert [(run.flow_id, run.status) for run in ussd_runs(app, person)] == [
+        ("menu", "completed"), ("complaint", "interrupted")]
 
 
 def test_an_opted_out_person_who_dials_may_join_again(app, person):
     person.sms("START")
     person.sms("STOP")
     screen = person.dial()
-    assert screen.text == say("ussd_opted_out", "mn", "latn") and not screen.end
+    offer = system_text(app, "rejoin", "offer", "ask")
+    assert screen.text.startswith(offer) and screen.text.endswith("1. Dahin negdeh") and not screen.end
     assert person.press("2").end  # anything but 1: goodbye
     person.dial()
     assert person.press("1").text.split("\n")[:4] == MENU_LATN

@@ -20,10 +20,11 @@ def test_only_one_process_is_leader_until_its_lease_lapses(make_app):
     assert not scheduler.is_leader(first)
 
 
-def test_a_follower_skips_jobs_and_the_leader_runs_them(make_app, monkeypatch):
+def test_a_follower_skips_jobs_and_the_leader_runs_them(make_app):  # jobs are the app's, named in create_app
     calls = []
-    monkeypatch.setitem(scheduler.JOBS, "test.count", scheduler.Job("test.count", calls.append, "interval"))
     leader, follower = make_app(), make_app()
+    for app in (leader, follower):
+        app.extensions["gateway.jobs"]["test.count"] = scheduler.Job("test.count", calls.append, "interval")
     scheduler._leader_only(leader, "test.count")
     scheduler._leader_only(follower, "test.count")
     scheduler._leader_only(leader, "test.count")
@@ -35,8 +36,8 @@ def test_the_scheduler_starts_with_every_registered_job_and_stops(make_app):
     started = scheduler.start_scheduler(app)
     try:
         assert started.running
-        assert {job.id for job in started.get_jobs()} == set(scheduler.JOBS)
-        assert "retention.purge" in scheduler.JOBS
+        assert {job.id for job in started.get_jobs()} == set(app.extensions["gateway.jobs"])
+        assert "retention.purge" in app.extensions["gateway.jobs"]
         assert app.test_client().get("/healthz").get_json()["scheduler"] == "running"
     finally:
         scheduler.stop_scheduler(app)

@@ -2,13 +2,15 @@
 RSVPs and the tally."""
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 import time_machine
 
+from flows.decision import Person
 from flows.text import to_latin
 from gateway import broadcasts as bc
 from gateway import meetings
-from gateway.records import COMPLETION_HANDLERS, CONTEXT_PROVIDERS
 from gateway.scheduler import run_job
 from storage import meetings as store
 from storage.models import Message
@@ -186,29 +188,40 @@ def test_bad_meetings_are_refused_and_nothing_is_saved(app, khoroo, change, erro
     assert Message.select().count() == 0
 
 
+def reply(app, contact, text: str, sent_at: dt.datetime) -> list[str]:
+    """The person answers by SMS, through the real conversation (the webhook's applier)."""
+    from gateway.conversation import receive_sms
+    from gateway.messages import InboundSms
+    from storage.contacts import number_of
+
+    with time_machine.travel(sent_at, tick=False):
+        sms = InboundSms("android", f"in-{contact.id}-{text}", number_of(contact), text, utc_of(sent_at))
+        return receive_sms(app, sms, lambda replies: "").replies
+
+
 def test_rsvps_questions_and_the_tally(app, khoroo):
     with time_machine.travel(CREATED, tick=False):
         meeting = new_meeting(app)
-    handler, provider = COMPLETION_HANDLERS["rsvp"], CONTEXT_PROVIDERS["rsvp"]
-    context = provider(app, khoroo[0], None)["meeting"]
+    later = at_local(2026, 11, 23, 12, 0)
+    context = meetings.meeting_data(app, Person(khoroo[0].id))["meeting"]
     assert context["id"] == meeting.id and context["weekday"] == {"mn": "Пүрэв", "en": "Thu"}
     assert context["date"] == "2026-11-26" and context["time"] == "18:00"
-    handler(app, khoroo[0], None, {"rsvp": "yes"})
-    handler(app, khoroo[1], None, {"rsvp": {"value": "no", "category": "no"}})
-    handler(app, khoroo[1], None, {"rsvp": "yes"})  # changed their mind: counts once, as yes
-    handler(app, khoroo[2], None, {"rsvp": "question", "question": "Хүүхэдтэйгээ ирж болох уу?"})
+    reply(app, khoroo[0], "1", later)
+    reply(app, khoroo[1], "2", later)
+    reply(app, khoroo[1], "тиймээ", later + dt.timedelta(minutes=5))  # changed their mind: counts once, as yes
+    reply(app, khoroo[2], "Хүүхэдтэйгээ ирж болох уу?", later)
     notice = rows("notice", meeting)
     for row in notice[:4]:
         Message.update(status="delivered").where(Message.id == row.id).execute()
     Message.update(status="failed").where(Message.id == notice[4].id).execute()
-    assert store.meeting_tally(meeting) == {"yes": 2, "no": 0, "questions": 1, "sent": 4, "delivered": 4,
-                                            "failed": 1}
+    assert store.meeting_tally(meeting) == {"yes": 2, "no": 0, "maybe": 0, "questions": 1, "sent": 4,
+                                            "delivered": 4, "failed": 1}
     assert store.MeetingQuestion.get().text == "Хүүхэдтэйгээ ирж болох уу?"
 
 
 def test_an_rsvp_from_someone_never_told_is_ignored(app, khoroo):
-    assert COMPLETION_HANDLERS["rsvp"](app, khoroo[0], None, {"rsvp": "yes"}) is None
-    assert CONTEXT_PROVIDERS["rsvp"](app, khoroo[0], None) == {"meeting": None}
+    assert meetings.meeting_data(app, Person(khoroo[0].id)) == {"meeting": None}
+    reply(app, khoroo[0], "1", CREATED)
     assert store.Rsvp.select().count() == 0
 
 

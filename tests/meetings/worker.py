@@ -24,8 +24,6 @@ from storage.models import Message
 def main() -> None:
     action, settings = sys.argv[1], json.loads(sys.argv[2])
     app = create_app(None, **settings)
-    import gateway.jobs  # noqa: F401  (registers the jobs, as the scheduler does)
-
     if action == "enqueue":
         broadcast_id, pause = int(sys.argv[3]), float(sys.argv[4])
         with app.app_context(), database.connection_context():

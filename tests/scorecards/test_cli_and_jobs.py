@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.digests import render_sms
-from gateway.scheduler import JOBS, run_job
+from gateway.scheduler import run_job
 from storage import complaints, digests
 from storage.contacts import contact_for_number, opt_in, opt_out
 from storage.db import database
@@ -146,7 +146,7 @@ def test_tokens_create_list_revoke(app, run):
 
 
 def test_monday_job_texts_subscribers_once(app):
-    spec = JOBS["digests.weekly"]
+    spec = app.extensions["gateway.jobs"]["digests.weekly"]
     assert (spec.trigger, spec.trigger_args) == ("cron", {"day_of_week": "mon", "hour": 8, "minute": 0})
     with time_machine.travel(THIS_WEEK, tick=False):
         from tests.scorecards.conftest import new_round

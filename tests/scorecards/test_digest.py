@@ -9,11 +9,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from gateway import digests
-from gateway.scorecards import save_scores
 from storage import scorecards
 from storage.db import database
 from storage.digests import Week, suppressed_keys
-from storage.models import Contact, FlowRun, Message
+from storage.models import Contact, Message
 from tests.scorecards.conftest import new_round
 
 LAST_WEEK = dt.datetime(2026, 11, 10, 4, 0)  # 2026-W46 in Ulaanbaatar
@@ -21,13 +20,10 @@ THIS_WEEK = dt.datetime(2026, 11, 18, 4, 0)  # 2026-W47
 
 
 def score(app, key: str, round_id: int, group: str, **scores: int) -> None:
-    """One finished scorecard run for contact `key`, handed to the completion handler as the conversation does."""
+    """One respondent's scores for contact `key`, stored as a finished scorecard run stores them."""
     with app.app_context(), database.connection_context():
         contact, _ = Contact.get_or_create(key=key)
-        run = FlowRun.create(contact=contact, flow_id="scorecard", channel="sms", status="completed")
-        results = {"group": {"value": group, "category": group}, "round": {"value": str(round_id)},
-                   **{f"score.{code}": {"value": value, "category": "number"} for code, value in scores.items()}}
-        save_scores(app, contact, run, results)
+        scorecards.record_scores(scorecards.Round.get_by_id(round_id), contact, group, scores)
 
 
 def digest_for(app, week: str = "2026-W47", unit: str | None = None) -> dict:
@@ -120,13 +116,19 @@ def test_unweighted_mean_of_group_means_differs_from_pooled(app):
     assert a["overall"]["mean_of_group_means"] == 5.0  # only published declared groups
 
 
-def test_a_closed_round_takes_no_more_scores(app):
+def test_a_round_that_closes_mid_conversation_takes_no_scores(app):
+    from gateway.conversation import receive_sms
+    from gateway.messages import InboundSms
+
     round_id = new_round(app)
+    answers = ["start", "unelgee", "1", "3", "4", "0"]
     with app.app_context(), database.connection_context():
-        scorecards.set_status(scorecards.Round.get_by_id(round_id), "closed")
-    score(app, "late", round_id, "women", A=3)
-    with app.app_context(), database.connection_context():
-        assert scorecards.Score.select().count() == 0
+        for number, text in enumerate(answers):
+            if number == len(answers) - 1:
+                scorecards.set_status(scorecards.Round.get_by_id(round_id), "closed")
+            sms = InboundSms("android", f"late-{number}", "+97699112233", text, THIS_WEEK)
+            receive_sms(app, sms, lambda replies: "")
+        assert scorecards.Score.select().count() == 0 and scorecards.Round.get_by_id(round_id).status == "closed"
 
 
 def test_unit_filter_keeps_only_that_subtree(app):
@@ -201,6 +203,7 @@ def test_meetings_and_action_items_sections(app):
 
 
 def test_rounds_offered_are_those_near_the_contact(app):
+    from flows.decision import Person
     from gateway.scorecards import rounds_near
     from storage.models import AdminUnit
 
@@ -211,9 +214,9 @@ def test_rounds_offered_are_those_near_the_contact(app):
         scorecards.update_round(scorecards.Round.get_by_id(here), meeting_at=dt.datetime(2026, 12, 1, 10, 0),
                                 meeting_place_mn="Хороо")
         unit = {code: AdminUnit.get(AdminUnit.code == code) for code in ("BKhD-01", "BKhD", "UB")}
-        offered = {code: [item["key"] for item in rounds_near(app, Contact.create(key=code, admin_unit=u),
-                                                               None)["rounds"]] for code, u in unit.items()}
-        nowhere = rounds_near(app, Contact.create(key="none"), None)["rounds"]
+        offered = {code: [item["key"] for item in rounds_near(app, Person(0, unit_id=u.id))["rounds"]]
+                   for code, u in unit.items()}
+        nowhere = rounds_near(app, Person(0))["rounds"]
     assert offered["BKhD-01"] == [str(here)]
     assert offered["BKhD"] == offered["UB"] == [str(here), str(there)]  # a district sees its khoroos' rounds
     first = nowhere[0]

@@ -25,10 +25,10 @@ import time_machine
 from PIL import Image
 from werkzeug.serving import make_server
 
-from gateway.scorecards import save_scores
+from storage import scorecards
 from storage.contacts import contact_for_number
 from storage.db import database
-from storage.models import FlowRun, PhoneNumber
+from storage.models import PhoneNumber
 from tests.scorecards.conftest import bearer, new_round
 
 CHROMIUM = "/usr/bin/chromium"
@@ -80,9 +80,7 @@ def report(app, tmp_path) -> Path:
             for group, answers in SCORES.items():
                 for k, (a, b) in enumerate(answers):
                     contact, _ = contact_for_number(phone_number(group, k), app.config["SECRET_KEY"])
-                    run = FlowRun.create(contact=contact, flow_id="scorecard", channel="sms", status="completed")
-                    save_scores(app, contact, run, {"group": {"value": group}, "round": {"value": str(round_id)},
-                                                    "score.A": {"value": a}, "score.B": {"value": b}})
+                    scorecards.record_scores(scorecards.Round.get_by_id(round_id), contact, group, {"A": a, "B": b})
             assert PhoneNumber.select().count() == sum(map(len, SCORES.values()))
     headers = bearer(app, "cso")
     server = make_server("127.0.0.1", 0, app, threaded=True)
