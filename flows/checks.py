@@ -11,11 +11,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flows.catalog import AdminCatalog
-from flows.definition import Flow, Issue, Step
+from flows.definition import Flow, Issue, Step, Text
 from flows.engine import ENGINE_VARS, Context, _Run  # the engine draws the screens: measured sizes are real
 from flows.screens import USSD_GSM7_LIMIT, ussd_fits, ussd_limit
 from flows.templates import render
-from flows.text import is_gsm7, normalize, same_word, sms_size
+from flows.text import is_gsm7, normalize, same_word, sms_size, to_latin
 
 SMS_SEGMENT_WARNING = 2
 # STOP and START are built into the decision (STOP must work even with every flow file broken); the other
@@ -364,6 +364,34 @@ class MessageSize:
                 "language": self.language, "script": self.script, "encoding": size.encoding,
                 "chars": size.chars, "units": size.units, "segments": size.segments, "ussd_limit": limit,
                 "text": self.text}
+
+
+USSD_MESSAGES = ("stopped_ussd", "unavailable", "goodbye", "no_services", "error")  # may end a USSD session
+
+
+def system_message_sizes(messages: Mapping[str, Text], source: str) -> Iterator[MessageSize]:
+    """The gateway's own texts (flows/system/messages.yaml) as sent, on SMS, and on USSD where they end a screen."""
+    for key, text in messages.items():
+        for channel in ("sms", "ussd") if key in USSD_MESSAGES else ("sms",):
+            for language, script in RENDERINGS:
+                rendered = render(text.source(language, script), {"lang": language, "current": "Gomdol",
+                                                                  "target": "Irgediin unelgee", "months": 12})
+                if language == "mn" and script == "latn" and text.latn is None:
+                    rendered = to_latin(rendered)
+                yield MessageSize("messages", key, "say", channel, language, script, rendered)
+
+
+def check_messages(messages: Mapping[str, Text], source: str) -> list[Issue]:
+    issues = []
+    for message in system_message_sizes(messages, source):
+        size, where = sms_size(message.text), f"message '{message.step}' [{message.channel} {message.language}]"
+        if message.channel == "ussd" and not ussd_fits(message.text):
+            issues.append(Issue(source, 1, 1, "error", "ussd_too_long",
+                                f"{where}: USSD screen has {size.units} characters, more than "
+                                f"{ussd_limit(message.text)}"))
+        elif message.channel == "sms" and size.segments > SMS_SEGMENT_WARNING:
+            issues.append(Issue(source, 1, 1, "warning", "sms_too_long", f"{where}: SMS is {size.segments} segments"))
+    return issues
 
 
 def size_issues(flow: Flow) -> list[Issue]:

@@ -386,7 +386,7 @@ class _Talk:
             self.current.status = "interrupted"
         self.effect(OptOut())
         self.person = replace(self.person, opted_out=True)
-        self.replies.append(self.say("stopped"))
+        self.replies.append(self.say("stopped_ussd" if self.channel == "ussd" else "stopped"))
 
     def while_opted_out(self, word: str | None, reserved: tuple[Flow, str] | None) -> None:
         """After STOP only START gets an answer (and HELP, which says how to come back)."""

@@ -147,6 +147,7 @@ def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
 
     A flow with a system `role` replaces the one loaded before it with that role (a CSO's own menu or notice)."""
     flow_set = FlowSet(messages=load_messages(SYSTEM_DIR / MESSAGES_FILE))
+    flow_set.issues += checks.check_messages(flow_set.messages, str(SYSTEM_DIR / MESSAGES_FILE))
     for path in flow_files(paths, bundled):
         flow, issues = _load_file(path)
         flow_set.issues += issues

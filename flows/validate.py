@@ -8,7 +8,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
-from flows.checks import message_sizes
+from flows.checks import message_sizes, system_message_sizes
 from flows.definition import Issue
 from flows.loader import FlowSet, load_flows
 
@@ -20,18 +20,24 @@ def check_flows(paths: Sequence[str | Path], bundled: bool | None = None) -> lis
 
 def size_report(paths: Sequence[str | Path], bundled: bool | None = None) -> list[dict]:
     """One row per message, channel, language and script: encoding, characters and SMS segments."""
-    flow_set = _load(paths, bundled)
-    return [message.as_dict() for flow in flow_set.flows.values() for message in message_sizes(flow)]
+    return _sizes(_load(paths, bundled))
 
 
 def run_check(paths: list[str], as_json: bool) -> tuple[int, str]:
     """(exit code, printable output): exit code 1 when any flow has an error."""
     flow_set = _load(paths, None)
-    sizes = [message.as_dict() for flow in flow_set.flows.values() for message in message_sizes(flow)]
+    sizes = _sizes(flow_set)
     exit_code = 1 if flow_set.errors else 0
     if as_json:
         return exit_code, json.dumps(_json_report(flow_set, sizes), ensure_ascii=False, indent=2)
     return exit_code, _text_report(flow_set, sizes)
+
+
+def _sizes(flow_set: FlowSet) -> list[dict]:
+    """Every message a flow can send, then the gateway's own (STOP, START, the switch question…)."""
+    messages = [message for flow in flow_set.flows.values() for message in message_sizes(flow)]
+    messages += system_message_sizes(flow_set.messages, "messages")
+    return [message.as_dict() for message in messages]
 
 
 def _load(paths: Sequence[str | Path], bundled: bool | None) -> FlowSet:

@@ -215,17 +215,35 @@ class GatewayAssets:
         return provider(self.app, person) if provider else {}
 
     def units(self) -> AdminCatalog:
-        return admin_catalog(self.app)
+        return _LazyCatalog(lambda: admin_catalog(self.app))  # most hops never look at a place
+
+
+class _LazyCatalog:
+    """The admin-unit catalog, looked up the first time a question reads it."""
+
+    def __init__(self, load: Callable[[], AdminCatalog]) -> None:
+        self._load, self._catalog = load, None
+
+    def __getattr__(self, name: str) -> Any:
+        if self._catalog is None:
+            self._catalog = self._load()
+        return getattr(self._catalog, name)
+
+
+CATALOG_CHECK_EVERY = dt.timedelta(seconds=60)  # admin units change rarely: a new bag shows within a minute
 
 
 def admin_catalog(app: Flask) -> AdminCatalog:
-    """The admin units valid today, built once and rebuilt when the AdminUnit rows change (or the day does)."""
+    """The admin units valid today, built once and rebuilt when the AdminUnit rows change (or the day does);
+    whether they changed is checked at most once a minute."""
+    now, cached = utcnow(), app.extensions.get("gateway.admin_catalog")
+    if cached is not None and now - cached[2] < CATALOG_CHECK_EVERY:
+        return cached[1]
     today = local_today(app)
     stamp = runs.admin_units_stamp(today)
-    cached = app.extensions.get("gateway.admin_catalog")
     if cached is None or cached[0] != stamp:
-        cached = (stamp, AdminCatalog(runs.current_admin_units(today)))
-        app.extensions["gateway.admin_catalog"] = cached
+        cached = (stamp, AdminCatalog(runs.current_admin_units(today)), now)
+    app.extensions["gateway.admin_catalog"] = (cached[0], cached[1], now)
     return cached[1]
 
 

@@ -119,7 +119,7 @@ def test_stop_in_a_ussd_session_opts_out_and_ends(app, person):
     person.dial()
     person.press("2")
     screen = person.press("ZOGS")
-    assert screen.end and screen.text == say(app, "stopped", "mn", "latn")
+    assert screen.end and screen.text == say(app, "stopped_ussd", "mn", "latn")
     assert person.contact.opted_out_at is not None
     assert [(run.flow_id, run.status) for run in ussd_runs(app, person)] == [
         ("menu", "completed"), ("complaint", "interrupted")]

@@ -1,0 +1,38 @@
+"""A sandbox phone on the bundled flows with fixed data: the pure decision, no Flask and no database."""
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from flows.catalog import AdminCatalog
+from flows.decision import Person, Settings
+from flows.loader import load_flows
+from flows.sandbox import Sandbox, SandboxState
+from tests.flows.flows_support import ROUND_FHC, ROUND_KG, UNITS
+
+NOW = datetime(2026, 12, 1, 2, 0, tzinfo=UTC)  # Tuesday 10:00 in Ulaanbaatar
+MEETING = {"id": 1, "date": "2026-12-10", "time": "18:00", "status": "scheduled",
+           "title": {"mn": "7-р хорооны ИНХ", "en": "Khoroo 7 general meeting"},
+           "place": {"mn": "хорооны байр", "en": "the khoroo office"}, "weekday": {"mn": "Пүрэв", "en": "Thu"}}
+FOLLOWUP = {"ref": "G-0412", "note": {"mn": "Ус түгээх байрыг засав.", "en": "The water kiosk was repaired."}}
+
+
+class FixedAssets:
+    """What the gateway would look up, as constants: two open rounds, one meeting, one complaint follow-up."""
+
+    def __init__(self, rounds: list | None = None) -> None:
+        self.rounds = [ROUND_KG, ROUND_FHC] if rounds is None else rounds
+        self.catalog = AdminCatalog(UNITS)
+
+    def flow_data(self, flow, person):
+        return {"scorecard": {"rounds": self.rounds}, "rsvp": {"meeting": MEETING},
+                "complaint_followup": FOLLOWUP}.get(flow.records or "", {})
+
+    def units(self):
+        return self.catalog
+
+
+def sandbox_phone(language: str = "mn", script: str | None = None, consented: bool = False, flows=None,
+                  rounds: list | None = None, settings: Settings | None = None) -> Sandbox:
+    person = Person(id=1, language=language, script=script, consented=consented)
+    return Sandbox(flows or load_flows([], bundled=True), FixedAssets(rounds), settings or Settings(), NOW,
+                   SandboxState(person=person))

@@ -1,0 +1,65 @@
+"""The statements one webhook request costs, counted through peewee's query log on both engines.
+
+BEGIN and COMMIT are not counted (peewee does not log them); every SELECT, INSERT and UPDATE is.
+"""
+from __future__ import annotations
+
+import pytest
+from playhouse.test_utils import count_queries
+
+from tests.conversation.conftest import AT_TOKEN
+
+MID_FLOW_HOP_BUDGET = 6
+NEW_SESSION_BUDGET = 10
+SMS_ANSWER_BUDGET = 8
+
+
+@pytest.fixture
+def hop(at_app):
+    client = at_app.test_client()
+
+    def post(session: str, text: str, number: str = "+97699112233") -> tuple[str, list[str]]:
+        form = {"sessionId": session, "serviceCode": "*1411#", "phoneNumber": number, "text": text,
+                "networkCode": "42899"}
+        with count_queries() as counted:
+            body = client.post(f"/webhooks/africastalking/ussd?token={AT_TOKEN}", data=form).get_data(as_text=True)
+        return body, [record.msg[0] for record in counted.get_queries()]
+    return post
+
+
+def test_a_mid_flow_ussd_hop_is_one_read_and_a_few_writes(hop):
+    hop("s1", "")  # a new person: the notice
+    hop("s1", "1")  # the main menu
+    hop("s1", "1*2")  # the complaint flow starts
+    body, statements = hop("s1", "1*2*1")  # an answer in the middle of the flow
+    assert body.startswith("CON ")
+    assert len(statements) <= MID_FLOW_HOP_BUDGET, "\n".join(statements)
+    assert sum(sql.lstrip().upper().startswith("SELECT") for sql in statements) == 1
+
+
+def test_a_new_session_of_a_known_person_stays_within_its_budget(hop):
+    hop("s1", "")
+    hop("s1", "1")
+    body, statements = hop("s2", "")
+    assert body.startswith("CON ") and len(statements) <= NEW_SESSION_BUDGET, "\n".join(statements)
+
+
+def test_a_redelivered_hop_reads_once_and_writes_nothing(hop):
+    hop("s1", "")
+    first, _ = hop("s1", "1")
+    again, statements = hop("s1", "1")
+    assert again == first and len(statements) == 1
+
+
+def test_an_sms_answer_stays_within_its_budget(at_app):
+    client = at_app.test_client()
+
+    def send(text: str, message_id: str) -> list[str]:
+        form = {"from": "+97699112233", "to": "1411", "text": text, "id": message_id, "date": ""}
+        with count_queries() as counted:
+            client.post(f"/webhooks/africastalking/sms?token={AT_TOKEN}", data=form)
+        return [record.msg[0] for record in counted.get_queries()]
+
+    send("gomdol", "m1")
+    statements = send("1", "m2")
+    assert len(statements) <= SMS_ANSWER_BUDGET, "\n".join(statements)
