@@ -142,7 +142,21 @@ def test_simulate_ussd_script_in_english(tmp_path, monkeypatch):
     assert "< Was the water kiosk open today?" in lines
     assert "< Thank you! Your rating: 5" in lines
     assert any(line.startswith("  (END, GSM-7,") for line in lines)
-    assert "  (session ended: dialling *1411# again)" in lines
+    again = lines.index("  (session ended: dialling *1411# again)")
+    # the new session's first screen is shown before the input typed after the END is applied to it
+    assert lines[again - 1] == "> 2" and lines[again + 1] == "< Choose:"
+    assert lines.index("< What is your complaint about?") > lines.index("< 2. Complaint", again)
+
+
+def test_simulate_shows_replies_the_loop_guard_holds_back_as_not_sent(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    script = tmp_path / "talk.txt"
+    script.write_text("hello\nhello again\nhello 3\nhello 4\nhello 5\n", encoding="utf-8")
+    result = CliRunner().invoke(cli, ["simulate", "--channel", "sms", "--script", str(script)])
+    assert result.exit_code == 0, result.output
+    held = [line for line in result.output.splitlines() if line.startswith("  (not sent: loop guard")]
+    assert len(held) == 2  # the same help text a 4th and 5th time within 5 minutes
+    assert result.output.count("  (no reply)") == 2
 
 
 def test_only_one_active_sms_run_per_contact_even_without_the_interrupt(app, db):
