@@ -46,7 +46,8 @@ class FakeProvider:
         self.app = Flask(f"fake-{self.name}")
         self.routes(self.app)
         self.server = make_server("127.0.0.1", 0, self.app, threaded=True)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the next poll, and every test stops three fakes.
+        self.thread = threading.Thread(target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
 
     @property
     def url(self) -> str:
