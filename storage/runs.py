@@ -123,12 +123,13 @@ WHERE r.id = ? AND r.status = 'active'"""
 @contextmanager
 def conversation_transaction() -> Iterator[None]:
     """The per-contact lock's transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), which
-    serialises writers; PostgreSQL locks the contact's row in the snapshot read (FOR UPDATE OF c)."""
+    serialises writers; PostgreSQL locks the contact's row before the snapshot read (`_lock`)."""
     with database.atomic() if is_postgres() else database.atomic("IMMEDIATE"):
         yield
 
 
 def sms_snapshot(contact_key: str, channel: str, provider_id: str | None) -> Snapshot | None:
+    _lock(LOCK_BY_KEY, contact_key)
     row = _one(SMS_SNAPSHOT, (channel, provider_id, contact_key))
     if row is None:
         return None
@@ -136,6 +137,7 @@ def sms_snapshot(contact_key: str, channel: str, provider_id: str | None) -> Sna
 
 
 def ussd_snapshot(contact_key: str, session_key: str) -> Snapshot | None:
+    _lock(LOCK_BY_KEY, contact_key)
     row = _one(USSD_SNAPSHOT, (session_key, contact_key))
     if row is None:
         return None
@@ -146,12 +148,14 @@ def ussd_snapshot(contact_key: str, session_key: str) -> Snapshot | None:
 
 def sms_snapshot_by_id(contact_id: int) -> Snapshot | None:
     """A contact and their active SMS run, when we start a conversation ourselves."""
+    _lock(LOCK_BY_ID, contact_id)
     row = _one(CONTACT_SNAPSHOT, (contact_id,))
     return None if row is None else Snapshot(_contact(row), run=_run(row[9:15]))
 
 
 def run_snapshot(run_id: int) -> Snapshot | None:
     """An active run and its contact (the expiry job); None when the run has ended meanwhile."""
+    _lock(LOCK_BY_RUN, run_id)
     row = _one(RUN_SNAPSHOT, (run_id,))
     return None if row is None else Snapshot(_contact(row), run=_run(row[9:15]))
 
@@ -173,9 +177,20 @@ def recent_inbound_id(contact_id: int, channel: str, text: str, since: dt.dateti
 
 
 def _one(sql: str, params: tuple) -> tuple | None:
-    if is_postgres():
-        sql += " FOR UPDATE OF c"
     return database.execute_sql(_prepared(sql, database.param), params).fetchone()
+
+
+LOCK_BY_KEY = "SELECT id FROM contact WHERE key = ? FOR UPDATE"
+LOCK_BY_ID = "SELECT id FROM contact WHERE id = ? FOR UPDATE"
+LOCK_BY_RUN = "SELECT c.id FROM contact c JOIN flow_run r ON r.contact_id = c.id WHERE r.id = ? FOR UPDATE OF c"
+
+
+def _lock(sql: str, value: object) -> None:
+    """PostgreSQL: the contact's row lock, taken in a statement of its own. The snapshot is read by the next
+    statement, so it sees what a transaction that held the lock before us committed (a read in the locking
+    statement itself would see joined rows as they were when it started waiting)."""
+    if is_postgres():
+        database.execute_sql(_prepared(sql, database.param), (value,))
 
 
 @lru_cache(maxsize=64)
