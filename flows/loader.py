@@ -39,8 +39,9 @@ from flows.text import normalize
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = BUNDLED_DIR / "schema.json"
+LEXICON_PATH = BUNDLED_DIR / "lexicon.yaml"  # words, not a flow (flows.lexicon reads it)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_ENGINE_NAMES = frozenset({"lang", "loop"})  # provided by the engine, not by the gateway
+_ENGINE_NAMES = frozenset({"lang", "script", "loop"})  # provided by the engine, not by the gateway
 
 
 @dataclass
@@ -116,9 +117,13 @@ def flow_files(paths: Iterable[str | Path], bundled: bool = True) -> list[Path]:
     found: list[Path] = []
     roots = ([BUNDLED_DIR] if bundled else []) + [Path(path) for path in paths]
     for root in roots:
-        candidates = sorted(root.glob("*.y*ml")) if root.is_dir() else [root]
+        candidates = sorted(_flow_yaml(root)) if root.is_dir() else [root]
         found += [path for path in candidates if path.resolve() not in {seen.resolve() for seen in found}]
     return found
+
+
+def _flow_yaml(folder: Path) -> Iterable[Path]:
+    return (path for path in folder.glob("*.y*ml") if path.resolve() != LEXICON_PATH)
 
 
 def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
@@ -295,8 +300,8 @@ def _compile_answer(raw: dict) -> Answer | None:
 
 
 _YES_NO = (
-    Choice("yes", Text("Тийм", "Yes", "Tiim"), 1, ("tiim", "tim", "yes", "y", "za", "тийм", "за")),
-    Choice("no", Text("Үгүй", "No", "Ugui"), 2, ("ugui", "vgvi", "no", "n", "үгүй")),
+    Choice("yes", Text("Тийм", "Yes", "Tiim"), 1, means="yes"),
+    Choice("no", Text("Үгүй", "No", "Ugui"), 2, means="no"),
 )
 
 
@@ -305,6 +310,7 @@ def _compile_choices(raw_choices: list[dict]) -> tuple[Choice, ...]:
         Choice(
             key=str(raw["key"]), label=Text(raw.get("mn", ""), raw.get("en", ""), raw.get("latn")),
             number=int(raw.get("number", position)), aliases=tuple(str(alias) for alias in raw.get("aliases", [])),
+            means=raw.get("means"),
         )
         for position, raw in enumerate(raw_choices, start=1)
     )
