@@ -116,7 +116,9 @@ def parse_text(text: str, max_length: int) -> Parsed:
 
 
 def is_skip(text: str, lexicon: Lexicon | None = None) -> bool:
-    return (lexicon or default_lexicon()).means(clean(text)[:_MAX_MATCH_LENGTH], "skip")
+    """A skip word ("0", "алгасах", "байхгүй", "no"), or nothing but punctuation ("-", "...")."""
+    cleaned = clean(text)[:_MAX_MATCH_LENGTH]
+    return not normalize(cleaned) or (lexicon or default_lexicon()).means(cleaned, "skip")
 
 
 def is_dont_know(text: str, lexicon: Lexicon | None = None) -> bool:

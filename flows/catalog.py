@@ -108,15 +108,18 @@ class AdminCatalog:
     def search(self, typed: str, among: list[AdminUnit]) -> UnitMatch:
         """Units of *among* that *typed* may name: exactly, or loosely (a dropped vowel, or the first four letters
         or more, ``songino`` for Songinokhairkhan). Saying "сум" or "дүүрэг" narrows the kind."""
+        by_code = [unit for unit in among if unit.code.casefold() == typed.strip().casefold()]
+        if by_code:
+            return UnitMatch((by_code[0],), True)
         words = normalize(typed).split()
         wanted = " ".join(word for word in words if word not in _GENERIC_WORDS)
         if not wanted:
             return UnitMatch((), False)
-        kinds = {_GENERIC_WORDS[word] for word in words if word in _GENERIC_WORDS}
-        if kinds:
-            among = [unit for unit in among if unit.kind in kinds] or among
         exact = [unit for unit in among if wanted in _keys(unit)]
         loose = [unit for unit in among if unit not in exact and any(_close(wanted, key) for key in _keys(unit))]
+        kinds = {_GENERIC_WORDS[word] for word in words if word in _GENERIC_WORDS}
+        if any(unit.kind in kinds for unit in exact + loose):  # "Сонгино сум": not the district
+            exact, loose = ([unit for unit in found if unit.kind in kinds] for found in (exact, loose))
         if len(exact) == 1 and not loose:
             return UnitMatch((exact[0],), True)
         return UnitMatch(tuple(unit for unit in among if unit in exact or unit in loose), False)
@@ -144,7 +147,7 @@ class AdminCatalog:
 
 @lru_cache(maxsize=8192)
 def _keys(unit: AdminUnit) -> frozenset[str]:
-    names = (unit.name_mn, unit.name_latn, unit.name_en, unit.code, unit.short_name("mn", "cyrl"),
+    names = (unit.name_mn, unit.name_latn, unit.name_en, unit.short_name("mn", "cyrl"),
              unit.short_name("mn", "latn"), unit.short_name("en"))
     return frozenset(_significant(name) for name in names if name) - {""}
 

@@ -288,6 +288,8 @@ class _Run:
         level_units = catalog.children(parent) if parent else catalog.top_level()
         found = self.pick_unit(text, level_units, level.get("candidates"))
         if isinstance(found, Rejected):
+            if found.reason != answers.UNCLEAR_CHOICE:  # a new name that did not help: ask for the name again
+                self.state["unit"] = {"parent": parent} if parent else None
             return found
         if not found.sure:
             self.state["unit"] = {**({"parent": parent} if parent else {}),

@@ -27,6 +27,7 @@ ANSWER_CLASSES = frozenset(name for group in ANSWER_GROUPS for name in group)
 MAX_NUMBER_WORD = 1000
 _JOINED_PARTICLES = ("ee", "uu", "aa", "e", "u", "a")  # тиймээ, очноо, ирнээ (after normalize)
 _SHORTEST_STEM = 3
+_MOST_TOKENS = 8  # particles are looked for only in short replies
 _SHORTEST_FUZZY = 4
 _VOWELS = "aeiu"  # what normalize leaves of the vowels (o and y fold into u and i)
 _LONG_RUN = re.compile(r"([a-z])\1{2,}")  # "zaaaa" → "zaa", "okkk" → "okk"
@@ -85,34 +86,33 @@ class Lexicon:
     def _readings(self, text: str) -> Iterator[str]:
         """The text's key, then the key with particles stripped from either end, then without a joined one."""
         tokens = match_key(text).split()
-        seen = []
-        while tokens:
-            seen.append(tokens)
-            yield " ".join(tokens)
-            stripped = _strip_particle(tokens, self._particles)
-            if stripped is None:
-                break
-            tokens = stripped
-        for tokens in seen:
-            last = tokens[-1]
+        if not tokens:
+            return
+        yield " ".join(tokens)
+        if len(tokens) > _MOST_TOKENS:  # a sentence, not a word with particles
+            return
+        count = len(tokens)
+        starts = [index for index in range(count) if self._only_particles(tuple(tokens[:index]))]
+        ends = [index for index in range(1, count + 1) if self._only_particles(tuple(tokens[index:]))]
+        spans = sorted(((start, end) for start in starts for end in ends if start < end), key=lambda s: s[0] - s[1])
+        for start, end in spans[1:] if spans and spans[0] == (0, count) else spans:
+            yield " ".join(tokens[start:end])
+        for start, end in spans:
+            *head, last = tokens[start:end]
             for particle in _JOINED_PARTICLES:
                 if last.endswith(particle) and len(last) - len(particle) >= _SHORTEST_STEM:
-                    yield " ".join(tokens[:-1] + [last[:-len(particle)]])
+                    yield " ".join([*head, last[:-len(particle)]])
+
+    def _only_particles(self, tokens: tuple[str, ...]) -> bool:
+        if not tokens:
+            return True
+        return any(tokens[:len(particle)] == particle and self._only_particles(tokens[len(particle):])
+                   for particle in self._particles)
 
 
 def match_key(text: str) -> str:
     """The key a word is matched by: ``normalize``, with letters held down (``zaaaa``) shortened to two."""
     return _LONG_RUN.sub(r"\1\1", normalize(text))
-
-
-def _strip_particle(tokens: list[str], particles: tuple[tuple[str, ...], ...]) -> list[str] | None:
-    for particle in particles:
-        size = len(particle)
-        if len(tokens) > size and tuple(tokens[-size:]) == particle:
-            return tokens[:-size]
-        if len(tokens) > size and tuple(tokens[:size]) == particle:
-            return tokens[size:]
-    return None
 
 
 # ---- loading ---------------------------------------------------------------------------------------------
@@ -172,9 +172,10 @@ class _Merged:
         self.words: dict[str, list[str]] = {}
         self.includes: dict[str, list[str]] = {}
         self.numbers: dict[int, list[str]] = {}
+        self.sources: dict[str, Path] = {}  # word key → the file that last added it, for error messages
 
     def add(self, data: dict, path: Path, new_classes: bool) -> None:
-        self.particles += _word_list(data.get("particles") or [], path, "particles")
+        self.particles += self._words_of(data.get("particles") or [], path, "particles")
         classes = data.get("classes") or {}
         if not isinstance(classes, dict):
             raise LexiconError(f"{path}: 'classes' maps class names to words")
@@ -186,7 +187,7 @@ class _Merged:
         for number, words in numbers.items():
             if not isinstance(number, int) or isinstance(number, bool) or not 0 <= number <= MAX_NUMBER_WORD:
                 raise LexiconError(f"{path}: numbers: {number!r} is not a whole number 0-{MAX_NUMBER_WORD}")
-            self.numbers.setdefault(number, []).extend(_word_list(words, path, f"numbers {number}"))
+            self.numbers.setdefault(number, []).extend(self._words_of(words, path, f"numbers {number}"))
 
     def _add_class(self, name: str, entry: Any, path: Path, new_classes: bool) -> None:
         if name not in self.words and not new_classes:
@@ -195,17 +196,27 @@ class _Merged:
         entry = {"words": entry} if isinstance(entry, list) else entry
         if not isinstance(entry, dict) or set(entry) - {"words", "include"}:
             raise LexiconError(f"{path}: class '{name}' is a list of words, or has 'words' and 'include'")
-        self.words.setdefault(name, []).extend(_word_list(entry.get("words") or [], path, name))
+        self.words.setdefault(name, []).extend(self._words_of(entry.get("words") or [], path, name))
         self.includes.setdefault(name, []).extend(_word_list(entry.get("include") or [], path, f"{name} include"))
         unknown = [other for other in self.includes[name] if other not in self.words and other != name]
         if unknown and not new_classes:
             raise LexiconError(f"{path}: class '{name}' includes unknown class '{unknown[0]}'")
 
+    def _words_of(self, raw: Any, path: Path, where: str) -> list[str]:
+        words = _word_list(raw, path, where)
+        for word in words:
+            key = match_key(word)
+            if not key:
+                raise LexiconError(f"{path}: {where}: '{word}' has no letters or digits to match"
+                                   " (punctuation and emoji are ignored)")
+            self.sources[key] = path
+        return words
+
     def build(self) -> Lexicon:
         written = {name: tuple(dict.fromkeys(self._expanded(name, ()))) for name in self.words}
-        meanings = _index({name: words for name, words in written.items()})
-        _check_answer_groups(meanings)
-        numbers = _number_index(self.numbers)
+        meanings = _index(written)
+        _check_answer_groups(meanings, self.sources)
+        numbers = _number_index(self.numbers, self.sources)
         particles = tuple(sorted({tuple(match_key(word).split()) for word in self.particles} - {()},
                                  key=len, reverse=True))
         return Lexicon(
@@ -237,18 +248,17 @@ def _index(words: Mapping[str, Iterable[str]]) -> dict[str, frozenset[str]]:
     index: dict[str, set[str]] = {}
     for name, class_words in words.items():
         for word in class_words:
-            key = match_key(word)
-            if key:
-                index.setdefault(key, set()).add(name)
+            index.setdefault(match_key(word), set()).add(name)
     return {key: frozenset(names) for key, names in index.items()}
 
 
-def _check_answer_groups(meanings: Mapping[str, frozenset[str]]) -> None:
+def _check_answer_groups(meanings: Mapping[str, frozenset[str]], sources: Mapping[str, Path]) -> None:
     for key, names in meanings.items():
         for group in ANSWER_GROUPS:
             clash = sorted(names & set(group))
             if len(clash) > 1:
-                raise LexiconError(f"the word '{key}' means both {clash[0]} and {clash[1]}; keep it in one of them")
+                raise LexiconError(f"{sources.get(key, 'lexicon')}: the word '{key}' means both {clash[0]} and"
+                                   f" {clash[1]}; keep it in one of them")
 
 
 def _loose_index(meanings: Mapping[str, frozenset[str]]) -> dict[str, frozenset[str]]:
@@ -265,13 +275,14 @@ def _loose_index(meanings: Mapping[str, frozenset[str]]) -> dict[str, frozenset[
     return {key: frozenset(names) for key, names in loose.items() if names}
 
 
-def _number_index(numbers: Mapping[int, list[str]]) -> dict[str, int]:
+def _number_index(numbers: Mapping[int, list[str]], sources: Mapping[str, Path]) -> dict[str, int]:
     index: dict[str, int] = {}
     for number, words in numbers.items():
         for word in words:
             key = match_key(word)
-            if key and index.setdefault(key, number) != number:
-                raise LexiconError(f"the word '{word}' names both {index[key]} and {number}")
+            if index.setdefault(key, number) != number:
+                raise LexiconError(f"{sources.get(key, 'lexicon')}: the word '{word}' names both {index[key]}"
+                                   f" and {number}")
     return index
 
 

@@ -15,10 +15,10 @@ MESSAGES: dict[str, Text] = {
         "{{min}}-{{max}} hoorondoh too bichne uu",
     ),
     "hint_number": Text("Зөвхөн тоогоор хариулна уу", "Please reply with a number", "Zovhon toogoor hariulna uu"),
-    "hint_one_number": Text("Нэг л тоо бичнэ үү", "Please send just one number", "Neg l too bichne uu"),
+    "hint_one_number": Text("Ганц тоо бичнэ үү", "Please send one number", "Gants too bichne uu"),
     "hint_one_number_range": Text(
-        "{{min}}-{{max}} хооронд нэг л тоо бичнэ үү", "Please send just one number from {{min}} to {{max}}",
-        "{{min}}-{{max}} hoorondoh neg l too bichne uu",
+        "Ганц тоо бичнэ үү ({{min}}-{{max}})", "Please send one number ({{min}}-{{max}})",
+        "Gants too bichne uu ({{min}}-{{max}})",
     ),
     "hint_choice": Text("Дугаараа сонгоно уу", "Please reply with one of the numbers", "Dugaaraa songono uu"),
     "hint_yes_no": Text(
