@@ -28,6 +28,7 @@ MAX_NUMBER_WORD = 1000
 _JOINED_PARTICLES = ("ee", "uu", "aa", "e", "u", "a")  # тиймээ, очноо, ирнээ (after normalize)
 _SHORTEST_STEM = 3
 _MOST_TOKENS = 8  # particles are looked for only in short replies
+_LONGEST_REPLY = 200
 _SHORTEST_FUZZY = 4
 _VOWELS = "aeiu"  # what normalize leaves of the vowels (o and y fold into u and i)
 _LONG_RUN = re.compile(r"([a-z])\1{2,}")  # "zaaaa" → "zaa", "okkk" → "okk"
@@ -51,12 +52,16 @@ class Lexicon:
     _loose_numbers: Mapping[str, int]
 
     def meanings(self, text: str) -> frozenset[str]:
-        """Every class the whole *text* means (``"тийм ээ"`` → ``{yes, rsvp_yes}``); empty when none."""
+        """Every class the whole *text* means (``"тийм ээ"`` → ``{yes, rsvp_yes}``); empty when none.
+
+        Each reading adds its classes, but a reading closer to the text as sent decides an answer group.
+        """
+        found: set[str] = set()
         for reading in self._readings(text):
-            found = self._meanings.get(reading) or self._loose_meanings.get(reading)
-            if found:
-                return found
-        return frozenset()
+            for index in (self._meanings, self._loose_meanings):  # as spelt first, then with a vowel dropped
+                decided = {name for group in ANSWER_GROUPS if found & set(group) for name in group}
+                found |= index.get(reading, frozenset()) - decided
+        return frozenset(found)
 
     def means(self, text: str, word_class: str) -> bool:
         return word_class in self.meanings(text)
@@ -85,6 +90,8 @@ class Lexicon:
 
     def _readings(self, text: str) -> Iterator[str]:
         """The text's key, then the key with particles stripped from either end, then without a joined one."""
+        if len(text) > _LONGEST_REPLY:  # a letter, not a word: nothing in the lexicon is this long
+            return
         tokens = match_key(text).split()
         if not tokens:
             return
@@ -110,6 +117,7 @@ class Lexicon:
                    for particle in self._particles)
 
 
+@lru_cache(maxsize=4096)  # replies repeat ("1", "за"); long texts never get here (see _readings)
 def match_key(text: str) -> str:
     """The key a word is matched by: ``normalize``, with letters held down (``zaaaa``) shortened to two."""
     return _LONG_RUN.sub(r"\1\1", normalize(text))
@@ -266,8 +274,7 @@ def _loose_index(meanings: Mapping[str, frozenset[str]]) -> dict[str, frozenset[
     loose: dict[str, set[str]] = {}
     for key, names in meanings.items():
         for variant in _dropped_vowel(key):
-            if variant not in meanings:
-                loose.setdefault(variant, set()).update(names)
+            loose.setdefault(variant, set()).update(names)
     for names in loose.values():
         for group in ANSWER_GROUPS:
             if len(names & set(group)) > 1:

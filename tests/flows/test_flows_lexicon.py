@@ -1,4 +1,7 @@
 """The lexicon: every word people use for yes, no, maybe, RSVP, numbers… is understood in both scripts."""
+import re
+from pathlib import Path
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -166,3 +169,13 @@ def test_yaml_1_2_keeps_yes_and_no_as_words(tmp_path):
     extra = tmp_path / "words.yaml"
     extra.write_text("classes:\n  no: [off, n0pe]\n", encoding="utf-8")
     assert load_lexicon([extra]).means("off", "no")
+
+
+def test_the_staff_file_in_the_docs_works(tmp_path):
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "flows.md").read_text(encoding="utf-8")
+    example = next(block for block in re.findall(r"```yaml\n(.*?)```", doc, flags=re.S)
+                   if block.startswith("# my_words.yaml"))
+    (tmp_path / "my_words.yaml").write_text(example, encoding="utf-8")
+    lexicon = load_lexicon([tmp_path / "my_words.yaml"])
+    assert lexicon.means("zaaval ochno daa", "rsvp_yes") and lexicon.means("малтай", "rsvp_no")
+    assert lexicon.number("тавхан") == 5
