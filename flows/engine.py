@@ -255,9 +255,8 @@ class _Run:
             return self.save_answer(step, parsed.value, "number") if isinstance(parsed, answers.Accepted) else parsed
         if kind == "date":
             parsed = answers.parse_date(text, self.ctx.now.date(), lexicon)
-            if isinstance(parsed, Rejected):
-                return parsed
-            return self.save_answer(step, parsed.value.isoformat(), "date")
+            return self.save_answer(step, parsed.value.isoformat(), "date") if isinstance(parsed, answers.Accepted) \
+                else parsed
         if kind == "text":
             return self.take_text(step, text)
         return self.take_unit(step, text)
@@ -469,7 +468,8 @@ class _Run:
         has_range = answer.kind == "number" and None not in bounds.values()
         if reason == answers.SEVERAL_NUMBERS:
             return self.text(MESSAGES["hint_one_number_range" if has_range else "hint_one_number"], bounds)
-        if reason in (answers.TOO_MANY_PLACES, answers.UNKNOWN_PLACE) and not step.hint:
+        naming_a_place = not (self.state.get("unit") or {}).get("parent") and not step.hint
+        if reason in (answers.TOO_MANY_PLACES, answers.UNKNOWN_PLACE) and naming_a_place:
             return self.text(MESSAGES["hint_unit_longer" if reason == answers.TOO_MANY_PLACES else "hint_unit"])
         if step.hint:
             return self.text(step.hint)

@@ -254,3 +254,9 @@ def test_the_scorecard_meeting_date_reads_right(flow_set, make_ctx):
     assert said == ["Баярлалаа! Дүнг 6/22-ын уулзалтаар хэлэлцэнэ.",
                     "Unelgee duuslaa. Negdsen dung 6/22-iin hamtarsan uulzaltaar heleltsene. Bayarlalaa!",
                     "Done. Combined results will be discussed at the joint meeting on 22 June. Thank you!"]
+
+
+def test_a_wrong_khoroo_keeps_the_district_and_asks_for_the_number(flow_set):
+    outcomes = converse(flow_set.get("join"), real_ctx(), ["Баянгол", "хороо"])
+    assert outcomes[-1].replies == ["Дугаараа сонгоно уу. Аль хороо/баг вэ? Дугаарыг нь бичнэ үү, мэдэхгүй бол 98."]
+    assert outcomes[-1].state["unit"] == {"parent": "BGD"}
