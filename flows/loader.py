@@ -39,7 +39,6 @@ from flows.text import normalize
 
 BUNDLED_DIR = Path(__file__).resolve().parent
 SCHEMA_PATH = BUNDLED_DIR / "schema.json"
-LEXICON_PATH = BUNDLED_DIR / "lexicon.yaml"  # words, not a flow (flows.lexicon reads it)
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
 _ENGINE_NAMES = frozenset({"lang", "script", "loop"})  # provided by the engine, not by the gateway
 
@@ -112,18 +111,17 @@ def load_flow_text_with_issues(text: str, source: str = "<string>") -> tuple[Flo
     return (None if has_errors else flow), issues
 
 
+NOT_FLOWS = frozenset({"lexicon.yaml"})  # data files that live beside the flows
+
+
 def flow_files(paths: Iterable[str | Path], bundled: bool = True) -> list[Path]:
     """YAML files named by *paths* (folders are searched one level deep), bundled flows first."""
     found: list[Path] = []
     roots = ([BUNDLED_DIR] if bundled else []) + [Path(path) for path in paths]
     for root in roots:
-        candidates = sorted(_flow_yaml(root)) if root.is_dir() else [root]
+        candidates = sorted(p for p in root.glob("*.y*ml") if p.name not in NOT_FLOWS) if root.is_dir() else [root]
         found += [path for path in candidates if path.resolve() not in {seen.resolve() for seen in found}]
     return found
-
-
-def _flow_yaml(folder: Path) -> Iterable[Path]:
-    return (path for path in folder.glob("*.y*ml") if path.resolve() != LEXICON_PATH)
 
 
 def load_flows(paths: list[str | Path], bundled: bool = True) -> FlowSet:
