@@ -39,6 +39,18 @@ def test_rsvp_words_in_all_three_forms(text, meaning):
     assert LEXICON.means(text, meaning) and not LEXICON.meanings(text) & others
 
 
+WHY = [("тийм ээ", "yes"), ("тиймээ", "yes"), ("за", "yes"), ("zaa", "yes"), ("ok", "yes"), ("yes please", "yes"),
+       ("tiimee", "yes"), ("ugui ee", "no"), ("үгүй ээ", "no"), ("за", "rsvp_yes"), ("тиймээ", "rsvp_yes"),
+       ("очно", "rsvp_yes"), ("irne ee", "rsvp_yes"), ("yes please", "rsvp_yes"), ("ирж чадахгүй", "rsvp_no")]
+
+
+@pytest.mark.parametrize(("text", "meaning"), WHY)
+@pytest.mark.parametrize("particle", ["", " ээ", " шүү", " гэж", " ee", " shuu", " gej"])
+def test_every_word_the_issue_lists_with_and_without_particles_in_both_scripts(text, meaning, particle):
+    for typed in {text, to_latin(text), text.upper()}:
+        assert LEXICON.means(typed + particle, meaning), typed + particle
+
+
 @pytest.mark.parametrize("text", ["Хэдэн цагт эхлэх вэ?", "тийм биш байх аа", "", "   ", "😀", "1",
                                   "ирнэ гэхдээ хоцорно"])
 def test_other_text_means_nothing(text):
