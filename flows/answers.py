@@ -1,38 +1,85 @@
-"""Understanding what people send back: numbers, menu choices, yes/no, dates and unit names.
+"""Understanding what people send back: numbers, menu choices, yes/no, dates and free text.
 
-Every parser is total: it returns a value or None, never raises, whatever bytes arrive.
+Every parser is total: whatever bytes arrive, it returns ``Accepted(value)`` or ``Rejected(reason)``, never
+raises. A reason is a code (``several_numbers``, ``out_of_range``…) the engine turns into a hint that says what
+was wrong, so "3-4" is asked again with "send one number" rather than silently read as 3.
 """
 from __future__ import annotations
 
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, timedelta
 from functools import lru_cache
+from typing import Any
 
 from flows.definition import Choice
-from flows.messages import DONT_KNOW_WORDS, SKIP_WORDS, TODAY_WORDS, YESTERDAY_WORDS
+from flows.lexicon import Lexicon, default_lexicon
 from flows.text import normalize, same_word
 
-_LEADING_NUMBER = re.compile(r"\s*([+-]?\d{1,9})(?!\d)")
+# Reason codes of a Rejected answer (the engine's hints and docs/flows.md list them too).
+NOT_A_NUMBER = "not_a_number"
+SEVERAL_NUMBERS = "several_numbers"  # "3-4", "4,5", "4.5", "3 or 4"
+OUT_OF_RANGE = "out_of_range"
+UNCLEAR_CHOICE = "unclear_choice"
+NOT_A_DATE = "not_a_date"
+EMPTY = "empty"
+TOO_LONG = "too_long"
+UNKNOWN_PLACE = "unknown_place"
+TOO_MANY_PLACES = "too_many_places"
+
+_NUMBER = re.compile(r"(?<!\d)-?\d+")
+_LETTERS = re.compile(r"[^\W\d_]+")
 _ONLY_NUMBER = re.compile(r"\s*(\d{1,3})\s*[.)]?\s*")
 _MAX_MATCH_LENGTH = 200  # longer replies are sentences, not menu answers
+_MAX_DIGITS = 9
+
+
+@dataclass(frozen=True)
+class Accepted:
+    value: Any
+
+
+@dataclass(frozen=True)
+class Rejected:
+    reason: str
+
+
+Parsed = Accepted | Rejected
 
 
 def clean(text: str) -> str:
     """NFKC (full-width digits become ASCII) and trimmed."""
-    return unicodedata.normalize("NFKC", text or "").strip()
+    return unicodedata.normalize("NFKC", text if isinstance(text, str) else "").strip()
 
 
-def parse_number(text: str, minimum: int | None, maximum: int | None) -> int | None:
-    """The number someone sent ("4", "4.", "４", "4 onoo"), if it is within bounds."""
-    match = _LEADING_NUMBER.match(clean(text)[:_MAX_MATCH_LENGTH])
-    if not match:
-        return None
-    number = int(match.group(1))
+def parse_number(text: str, minimum: int | None, maximum: int | None, lexicon: Lexicon | None = None) -> Parsed:
+    """One whole number, in digits or words: "4", "#4", "４", "4 onoo", "тав", "дөрвөн", "five"."""
+    numbers = numbers_in(text, lexicon or default_lexicon())
+    if not numbers:
+        return Rejected(NOT_A_NUMBER)
+    if len(numbers) > 1:
+        return Rejected(SEVERAL_NUMBERS)
+    number = numbers.pop()
     if (minimum is not None and number < minimum) or (maximum is not None and number > maximum):
-        return None
-    return number
+        return Rejected(OUT_OF_RANGE)
+    return Accepted(number)
+
+
+def numbers_in(text: str, lexicon: Lexicon) -> set[int]:
+    """The distinct numbers a text names ("4 дөрөв" names one, "3-4" two)."""
+    cleaned = clean(text)[:_MAX_MATCH_LENGTH]
+    found = {_bounded_int(digits) for digits in _NUMBER.findall(cleaned)}
+    found |= {number for word in _LETTERS.findall(cleaned) if (number := lexicon.number(word)) is not None}
+    return found
+
+
+def _bounded_int(digits: str) -> int:
+    """Absurdly long digit runs stay out of range instead of becoming huge integers."""
+    sign = -1 if digits.startswith("-") else 1
+    digits = digits.lstrip("-")
+    return sign * (int(digits) if len(digits) <= _MAX_DIGITS else 10 ** _MAX_DIGITS)
 
 
 def menu_number(text: str) -> int | None:
@@ -41,44 +88,59 @@ def menu_number(text: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def parse_choice(text: str, choices: Sequence[Choice]) -> Choice | None:
-    """Pick a choice by number, key, label (either script) or alias; None when unclear."""
+def parse_choice(text: str, choices: Sequence[Choice], lexicon: Lexicon | None = None) -> Parsed:
+    """Pick a choice by number, key, label (either script), alias, meaning (``means:``) or number word."""
+    lexicon = lexicon or default_lexicon()
     cleaned = clean(text)[:_MAX_MATCH_LENGTH]
     number = menu_number(cleaned)
+    if number is None and normalize(cleaned):
+        for matches in (_exact(normalize(cleaned), choices), _by_meaning(cleaned, choices, lexicon)):
+            if len(matches) == 1:
+                return Accepted(matches[0])
+        number = lexicon.number(cleaned)
     if number is not None:
-        return next((choice for choice in choices if choice.number == number), None)
+        chosen = next((choice for choice in choices if choice.number == number), None)
+        return Accepted(chosen) if chosen else Rejected(UNCLEAR_CHOICE)
     wanted = normalize(cleaned)
-    if not wanted:
-        return None
-    for matches in (_exact(wanted, choices), _by_leading_number(cleaned, choices), _by_word(wanted, choices)):
+    for matches in (_by_leading_number(cleaned, choices), _by_word(wanted, choices) if wanted else []):
         if len(matches) == 1:
-            return matches[0]
-    return None
+            return Accepted(matches[0])
+    return Rejected(UNCLEAR_CHOICE)
 
 
-def is_skip(text: str) -> bool:
-    return normalize(text) in {normalize(word) for word in SKIP_WORDS}
+def parse_text(text: str, max_length: int) -> Parsed:
+    cleaned = clean(text)
+    if not cleaned:
+        return Rejected(EMPTY)
+    return Accepted(cleaned) if len(cleaned) <= max_length else Rejected(TOO_LONG)
 
 
-def is_dont_know(text: str) -> bool:
-    return normalize(text) in {normalize(word) for word in DONT_KNOW_WORDS}
-
-
-def parse_date(text: str, today: date) -> date | None:
-    """Dates as people text them: 6/20 (month/day, this year), 2026-06-20, 2026.06.20, today, yesterday."""
+def is_skip(text: str, lexicon: Lexicon | None = None) -> bool:
+    """A skip word ("0", "алгасах", "байхгүй", "no"), or nothing but punctuation ("-", "...")."""
     cleaned = clean(text)[:_MAX_MATCH_LENGTH]
-    word = normalize(cleaned)
-    if word in {normalize(w) for w in TODAY_WORDS}:
-        return today
-    if word in {normalize(w) for w in YESTERDAY_WORDS}:
-        return today - timedelta(days=1)
-    numbers = [int(part) for part in re.findall(r"\d+", cleaned)[:4]]
+    return not normalize(cleaned) or (lexicon or default_lexicon()).means(cleaned, "skip")
+
+
+def is_dont_know(text: str, lexicon: Lexicon | None = None) -> bool:
+    return (lexicon or default_lexicon()).means(clean(text)[:_MAX_MATCH_LENGTH], "dont_know")
+
+
+def parse_date(text: str, today: date, lexicon: Lexicon | None = None) -> Parsed:
+    """Dates as people text them: 6/20 (month/day, this year), 2026-06-20, 2026.06.20, today, yesterday."""
+    lexicon = lexicon or default_lexicon()
+    cleaned = clean(text)[:_MAX_MATCH_LENGTH]
+    if lexicon.means(cleaned, "today"):
+        return Accepted(today)
+    if lexicon.means(cleaned, "yesterday"):
+        return Accepted(today - timedelta(days=1))
+    numbers = [int(part) for part in re.findall(r"\d{1,4}", cleaned)[:4]]
+    day = None
     if len(numbers) == 3 and numbers[0] > 31:
-        return _safe_date(numbers[0], numbers[1], numbers[2])
-    if len(numbers) == 2:
-        month, day = numbers if numbers[0] <= 12 else reversed(numbers)
-        return _safe_date(today.year, month, day)
-    return None
+        day = _safe_date(numbers[0], numbers[1], numbers[2])
+    elif len(numbers) == 2:
+        month, day_of_month = numbers if numbers[0] <= 12 else reversed(numbers)
+        day = _safe_date(today.year, month, day_of_month)
+    return Accepted(day) if day else Rejected(NOT_A_DATE)
 
 
 def _safe_date(year: int, month: int, day: int) -> date | None:
@@ -90,6 +152,14 @@ def _safe_date(year: int, month: int, day: int) -> date | None:
 
 def _exact(wanted: str, choices: Sequence[Choice]) -> list[Choice]:
     return [choice for choice in choices if wanted in choice_keys(choice)]
+
+
+def _by_meaning(cleaned: str, choices: Sequence[Choice], lexicon: Lexicon) -> list[Choice]:
+    """Choices that declare ``means: rsvp_yes`` take every word of that class ("очно", "irne ee", "yes please")."""
+    if not any(choice.means for choice in choices):
+        return []
+    meanings = lexicon.meanings(cleaned)
+    return [choice for choice in choices if choice.means in meanings]
 
 
 def _by_leading_number(cleaned: str, choices: Sequence[Choice]) -> list[Choice]:
@@ -116,4 +186,3 @@ def choice_keys(choice: Choice) -> frozenset[str]:
     label = choice.label
     names = (choice.key, label.mn, label.en, label.source("mn", "latn"), *choice.aliases)
     return frozenset(normalize(name) for name in names if name) - {""}
-

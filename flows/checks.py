@@ -13,6 +13,7 @@ from typing import Any
 from flows.catalog import AdminCatalog
 from flows.definition import Flow, Issue, Step, Text
 from flows.engine import ENGINE_VARS, Context, _Run  # the engine draws the screens: measured sizes are real
+from flows.lexicon import default_lexicon
 from flows.screens import USSD_GSM7_LIMIT, ussd_fits, ussd_limit
 from flows.templates import render
 from flows.text import is_gsm7, normalize, same_word, sms_size, to_latin
@@ -42,8 +43,8 @@ def check_flow(flow: Flow) -> list[Issue]:
         return [_issue(flow, ("start",), "unknown_step", f"start step '{flow.start}' does not exist")]
     issues = (
         _unknown_steps(flow) + _unreachable_steps(flow) + _dead_ends(flow) + _endless_loops(flow)
-        + _missing_translations(flow) + _choice_clashes(flow) + _unsaved_conditions(flow) + _step_rules(flow)
-        + _record_results(flow) + _reserved_keywords(flow) + _role_rules(flow)
+        + _missing_translations(flow) + _choice_clashes(flow) + _choice_meanings(flow) + _unsaved_conditions(flow)
+        + _step_rules(flow) + _record_results(flow) + _reserved_keywords(flow) + _role_rules(flow)
     )
     if not any(issue.severity == "error" for issue in issues):
         issues += _latin_overrides(flow) + size_issues(flow)
@@ -273,6 +274,29 @@ def _choice_clashes(flow: Flow) -> list[Issue]:
     return issues
 
 
+def _choice_meanings(flow: Flow) -> list[Issue]:
+    """``means:`` names a lexicon class; two choices of one question cannot mean the same."""
+    lexicon, issues = default_lexicon(), []
+    for step in flow.steps.values():
+        if not step.answer or step.answer.kind != "choices":
+            continue
+        claimed: dict[str, str] = {}
+        for index, choice in enumerate(step.answer.choices):
+            path = ("steps", step.id, "choices", index, "means")
+            if choice.means is None:
+                continue
+            if choice.means not in lexicon.classes:
+                known = ", ".join(sorted(lexicon.classes))
+                message = f"step '{step.id}': choice '{choice.key}' means '{choice.means}', which the lexicon lacks"
+                issues.append(_issue(flow, path, "unknown_lexicon_class", f"{message} (known: {known})"))
+            elif choice.means in claimed:
+                message = (f"step '{step.id}': choices '{claimed[choice.means]}' and '{choice.key}' both mean"
+                           f" '{choice.means}'")
+                issues.append(_issue(flow, path, "choice_clash", message))
+            claimed.setdefault(choice.means, choice.key)
+    return issues
+
+
 def _choice_names(choice) -> dict[str, str]:
     """Normalised name → the name as written, for every way a choice can be picked."""
     names = (choice.key, choice.label.mn, choice.label.en, *choice.aliases)
@@ -286,7 +310,7 @@ def _latin_overrides(flow: Flow) -> list[Issue]:
     for step in flow.steps.values():
         values = _Run(flow, _sample_state(flow, step), ctx).values()
         for label, text in step.texts():
-            rendered = render(text.latn, {"lang": "mn", **values}) if text.latn else ""
+            rendered = render(text.latn, {"lang": "mn", "script": "latn", **values}) if text.latn else ""
             bad = "".join(sorted({char for char in rendered if not is_gsm7(char)}))
             if bad:
                 message = f"step '{step.id}' {label}: Latin text is not GSM-7 (because of {bad!r})"

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from flows import engine
-from flows.answers import parse_choice
+from flows.answers import Accepted, parse_choice
 from flows.catalog import AdminCatalog
 from flows.checks import BUILT_IN_WORDS
 from flows.definition import Choice, Flow, Text
@@ -34,6 +34,7 @@ from flows.effects import (
     SetScript,
     StartRun,
 )
+from flows.lexicon import Lexicon
 from flows.loader import FlowSet
 from flows.records import record_effects
 from flows.templates import render
@@ -108,6 +109,7 @@ class World:
     flows: FlowSet
     assets: Assets
     settings: Settings = field(default_factory=Settings)
+    lexicon: Lexicon | None = None  # None: the bundled words alone
 
 
 # ---- outputs ------------------------------------------------------------------------------------------------
@@ -184,7 +186,8 @@ def decide_expiry(world: World, run: Run) -> Decision:
         talk.effect(SaveRun(run.id, run.state, "expired"))
         return talk.decision()
     language, script = talk.style()
-    outcome = engine.expire(flow, run.state, engine.Context("sms", language, script, world.now))
+    outcome = engine.expire(flow, run.state, engine.Context("sms", language, script, world.now,
+                                                          lexicon=world.lexicon))
     talk.effect(SaveRun(run.id, outcome.state, RUN_STATUS.get(outcome.status, "expired")))
     return talk.decision()
 
@@ -262,7 +265,7 @@ class _Talk:
             data["ref"] = REFERENCE
         data.update(extra or {})
         units = self.world.assets.units() if _asks_admin_unit(flow) else None
-        return engine.Context(self.channel, language, script, self.world.now, data, units)
+        return engine.Context(self.channel, language, script, self.world.now, data, units, self.world.lexicon)
 
     def role_data(self, flow: Flow) -> dict[str, Any]:
         language, script = self.style()
@@ -465,7 +468,8 @@ class _Talk:
         current = self.current
         pending = current.state["switch"]
         current.state = {key: value for key, value in current.state.items() if key != "switch"}
-        choice = parse_choice(text, _SWITCH_CHOICES)
+        parsed = parse_choice(text, _SWITCH_CHOICES)
+        choice = parsed.value if isinstance(parsed, Accepted) else None
         target = self.flows.get(pending.get("flow", ""))
         if choice is not None and choice.key == "switch" and target is not None:
             self.interrupt()
@@ -545,12 +549,17 @@ def _keyword_list(flows: FlowSet, language: str, script: str) -> str:
 
 
 def _shown_keyword(flow: Flow, language: str, script: str) -> str:
-    """The keyword to advertise: a Cyrillic one to Cyrillic readers, a Latin one to everyone else."""
+    """The keyword to advertise: Mongolian in the reader's script (ГОМДОЛ, GOMDOL), an English one to English
+    readers (COMPLAINT) when the flow has one."""
     cyrillic = [word for word in flow.keywords if detect_script(word) == "cyrl"]
     latin = [word for word in flow.keywords if detect_script(word) == "latn"]
+    spoken = {normalize(word) for word in cyrillic}
+    mongolian = [word for word in latin if normalize(word) in spoken]
+    english = [word for word in latin if normalize(word) not in spoken]
     if language == "mn" and script == "cyrl" and cyrillic:
         return cyrillic[0].upper()
-    return (latin[0] if latin else to_latin(flow.keywords[0])).upper()
+    preferred = english if language == "en" else mongolian
+    return ((preferred or latin or [to_latin(flow.keywords[0])])[0]).upper()
 
 
 def _compact(effects: list[Effect]) -> list[Effect]:

@@ -84,6 +84,7 @@ class Choice:
     label: Text
     number: int
     aliases: tuple[str, ...] = ()
+    means: str | None = None  # a lexicon class (flows/lexicon.yaml): every word of it picks this choice
 
 
 @dataclass(frozen=True)

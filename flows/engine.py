@@ -14,9 +14,11 @@ from datetime import datetime
 from typing import Any, Literal
 
 from flows import answers
-from flows.catalog import AdminCatalog, AdminUnit
+from flows.answers import Rejected
+from flows.catalog import MAX_CANDIDATES, AdminCatalog, AdminUnit
 from flows.conditions import matches
 from flows.definition import Choice, Flow, Step, Text
+from flows.lexicon import Lexicon, default_lexicon
 from flows.messages import MESSAGES, MORE_NUMBER, SKIP_UNIT_NUMBER
 from flows.screens import sms_question, ussd_pages
 from flows.templates import localize, pick_language, render
@@ -40,6 +42,7 @@ class Context:
     now: datetime
     vars: Mapping[str, Any] = field(default_factory=dict)
     units: AdminCatalog | None = None
+    lexicon: Lexicon | None = None  # None = the bundled flows/lexicon.yaml alone
 
 
 @dataclass
@@ -104,11 +107,24 @@ def _checked_state(flow: Flow, state: Any) -> dict:
     for counter in ("page", "item", "retries"):
         value = fresh.get(counter)
         fresh[counter] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-    unit = fresh.get("unit")
-    fresh["unit"] = unit if isinstance(unit, dict) and isinstance(unit.get("parent"), str) else None
+    fresh["unit"] = _checked_unit(fresh.get("unit"))
     back = fresh.get("back")
     fresh["back"] = [item for item in back if isinstance(item, dict)] if isinstance(back, list) else []
     return fresh
+
+
+def _checked_unit(unit: Any) -> dict | None:
+    """The admin-unit position: {"parent": code} and/or {"candidates": [code, …]} (a list to pick from)."""
+    if not isinstance(unit, dict):
+        return None
+    checked = {}
+    if isinstance(unit.get("parent"), str):
+        checked["parent"] = unit["parent"]
+    candidates = unit.get("candidates")
+    if isinstance(candidates, list) and 0 < len(candidates) <= MAX_CANDIDATES \
+            and all(isinstance(code, str) for code in candidates):
+        checked["candidates"] = list(candidates)
+    return checked or None
 
 
 def _broken_outcome(state: Any, ctx: Context) -> Outcome:
@@ -123,7 +139,8 @@ def _broken_outcome(state: Any, ctx: Context) -> Outcome:
 
 
 def _plain_render(text: Text, ctx: Context, values: Mapping[str, Any] | None = None) -> str:
-    rendered = render(text.source(ctx.language, ctx.script), {"lang": ctx.language, **(values or {})})
+    values = {"lang": ctx.language, "script": ctx.script, **(values or {})}
+    rendered = render(text.source(ctx.language, ctx.script), values)
     return to_latin(rendered) if ctx.language == "mn" and ctx.script == "latn" else rendered
 
 
@@ -139,9 +156,11 @@ class _Run:
 
     def __init__(self, flow: Flow, state: dict, ctx: Context) -> None:
         self.flow, self.state, self.ctx = flow, state, ctx
+        self.lexicon = ctx.lexicon or default_lexicon()
         self.replies: list[str] = []
         self.events: list[dict] = []
         self.goto: str | None = None
+        self.saved_unit: str | None = None  # "Сонгинохайрхан, 7-р хороо.": opens the next message
 
     # ---- entry points ----------------------------------------------------------------------------------
 
@@ -241,8 +260,8 @@ class _Run:
     def accept_or_reject(self, step: Step, text: str) -> None:
         snapshot = self.snapshot()
         accepted = self.take(step, text)
-        if accepted is None:
-            return self.reject(step)
+        if isinstance(accepted, Rejected):
+            return self.reject(step, accepted.reason)
         if self.ctx.channel == "ussd":
             self.state["back"] = (self.state["back"] + [snapshot])[-MAX_BACK_DEPTH:]
         if accepted == "stay":
@@ -250,64 +269,81 @@ class _Run:
             return self.wait(step)
         self.move_on(step)
 
-    def take(self, step: Step, text: str) -> str | None:
-        """Apply one answer: None = invalid, "stay" = same step again (next item/level), "next" = move on."""
-        kind = step.answer.kind
-        if kind == "choices":
+    def take(self, step: Step, text: str) -> str | Rejected:
+        """Apply one answer: "stay" = same step again (next item/level), "next" = move on, or why it was refused."""
+        kind, lexicon = step.answer.kind, self.lexicon
+        if kind in ("choices", "yes_no"):
             return self.take_choice(step, text)
-        if kind == "yes_no":
-            choice = answers.parse_choice(text, step.answer.choices)
-            return self.save_answer(step, choice.key, choice.key) if choice else None
         if kind == "number":
-            number = answers.parse_number(text, step.answer.minimum, step.answer.maximum)
-            return self.save_answer(step, number, "number") if number is not None else None
+            parsed = answers.parse_number(text, step.answer.minimum, step.answer.maximum, lexicon)
+            return self.save_answer(step, parsed.value, "number") if isinstance(parsed, answers.Accepted) else parsed
         if kind == "date":
-            day = answers.parse_date(text, self.ctx.now.date())
-            return self.save_answer(step, day.isoformat(), "date") if day else None
+            parsed = answers.parse_date(text, self.ctx.now.date(), lexicon)
+            return self.save_answer(step, parsed.value.isoformat(), "date") if isinstance(parsed, answers.Accepted) \
+                else parsed
         if kind == "text":
             return self.take_text(step, text)
         return self.take_unit(step, text)
 
-    def take_choice(self, step: Step, text: str) -> str | None:
-        choice = answers.parse_choice(text, self.choices(step))
-        if choice:
-            return self.save_answer(step, choice.key, choice.key)
+    def take_choice(self, step: Step, text: str) -> str | Rejected:
+        parsed = answers.parse_choice(text, self.choices(step), self.lexicon)
+        if isinstance(parsed, answers.Accepted):
+            return self.save_answer(step, parsed.value.key, parsed.value.key)
         if step.answer.other_key and answers.clean(text):
             if step.answer.other_save:
                 self.save(step, step.answer.other_save, answers.clean(text)[:MAX_SAVED_TEXT], "text")
             return self.save_answer(step, step.answer.other_key, step.answer.other_key)
-        return None
+        return parsed
 
-    def take_text(self, step: Step, text: str) -> str | None:
-        cleaned = answers.clean(text)
-        if step.answer.optional and (not cleaned or answers.is_skip(cleaned)):  # sending nothing skips too
+    def take_text(self, step: Step, text: str) -> str | Rejected:
+        if step.answer.optional and answers.is_skip(text, self.lexicon):
             self.event("result_skipped", step=step.id, name=step.save)
             return "next"
-        if not cleaned or len(cleaned) > step.answer.max_length:
-            return None
-        return self.save_answer(step, cleaned, "text")
+        parsed = answers.parse_text(text, step.answer.max_length)
+        return self.save_answer(step, parsed.value, "text") if isinstance(parsed, answers.Accepted) else parsed
 
-    def take_unit(self, step: Step, text: str) -> str | None:
+    def take_unit(self, step: Step, text: str) -> str | Rejected:
+        """A district/soum, then (when asked for) its khoroo/bag; unclear names get a short list to pick from."""
         catalog, level = self.ctx.units, self.state.get("unit") or {}
         parent = level.get("parent")
-        if parent is None:
-            unit = self.pick_unit(text, catalog.top_level(), numbered=self.ctx.channel == "ussd")
-            if unit is None:
-                return None
-            if "khoroo_or_bag" in step.answer.levels and catalog.children(unit.code):
-                self.state["unit"] = {"parent": unit.code}
-                return "stay"
-            return self.save_answer(step, unit.code, unit.kind)
-        if answers.is_dont_know(text):
-            return self.save_answer(step, parent, catalog.get(parent).kind)
-        unit = self.pick_unit(text, catalog.children(parent), numbered=True)
-        return self.save_answer(step, unit.code, unit.kind) if unit else None
+        if parent is not None and "candidates" not in level and answers.is_dont_know(text, self.lexicon):
+            return self.save_unit(step, catalog.get(parent))
+        level_units = catalog.children(parent) if parent else catalog.top_level()
+        found = self.pick_unit(text, level_units, level.get("candidates"))
+        if isinstance(found, Rejected):
+            if found.reason != answers.UNCLEAR_CHOICE:  # a new name that did not help: ask for the name again
+                self.state["unit"] = {"parent": parent} if parent else None
+            return found
+        if not found.sure:
+            self.state["unit"] = {**({"parent": parent} if parent else {}),
+                                  "candidates": [unit.code for unit in found.units]}
+            return "stay"
+        unit = found.units[0]
+        if parent is None and "khoroo_or_bag" in step.answer.levels and catalog.children(unit.code):
+            self.state["unit"] = {"parent": unit.code}
+            return "stay"
+        return self.save_unit(step, unit)
 
-    def pick_unit(self, text: str, among: list[AdminUnit], numbered: bool) -> AdminUnit | None:
+    def pick_unit(self, text: str, level_units: list[AdminUnit], candidates: list[str] | None):
+        """A unit by its menu number (or its number in the list just shown), else by name: a UnitMatch."""
+        catalog = self.ctx.units
         number = answers.menu_number(text)
+        if number is not None and candidates:
+            shown = [catalog.get(code) for code in candidates]
+            unit = shown[number - 1] if 0 < number <= len(shown) and shown[number - 1] else None
+            return catalog.sure(unit) if unit else Rejected(answers.UNCLEAR_CHOICE)
         if number is not None:
-            return _unit_by_number(among, number) if numbered else None
-        return self.ctx.units.match(answers.clean(text)[:200], among)
+            numbered = self.ctx.channel == "ussd" or self.state.get("unit")
+            unit = _unit_by_number(level_units, number) if numbered else None
+            return catalog.sure(unit) if unit else Rejected(answers.UNCLEAR_CHOICE)
+        found = catalog.search(answers.clean(text)[:200], level_units)
+        if not found.units:
+            return Rejected(answers.UNKNOWN_PLACE)
+        return found if len(found.units) <= MAX_CANDIDATES else Rejected(answers.TOO_MANY_PLACES)
+
+    def save_unit(self, step: Step, unit: AdminUnit) -> str:
+        self.saved_unit = self.ctx.units.confirmation(unit, self.ctx.language, self.ctx.script)
+        return self.save_answer(step, unit.code, unit.kind)
 
     def save_answer(self, step: Step, value: Any, category: str) -> str:
         """Save under the step's name (``name.<code>`` inside a foreach) and say whether to repeat."""
@@ -328,9 +364,10 @@ class _Run:
         self.state["results"][name] = {"value": value, "category": category}
         self.event("result_saved", step=step.id, name=name, value=value, category=category)
 
-    def reject(self, step: Step) -> None:
+    def reject(self, step: Step, reason: str) -> None:
         self.state["retries"] = self.state.get("retries", 0) + 1
-        self.event("answer_rejected", step=step.id, retries=self.state["retries"])
+        self.state["reason"] = reason  # the hint says what was wrong, also on a USSD page turned later
+        self.event("answer_rejected", step=step.id, retries=self.state["retries"], reason=reason)
         if self.state["retries"] > self.flow.max_retries:
             return self.fail("too_many_invalid_answers")
         self.state.update(status="waiting", page=0)
@@ -396,7 +433,7 @@ class _Run:
 
     def first_visit(self) -> bool:
         """Not yet past the first item of a foreach or the first level of an admin unit."""
-        return (self.state.get("unit") or {}).get("parent") is None and not self.state.get("item")
+        return not self.state.get("unit") and not self.state.get("item")
 
     def pages(self, step: Step) -> list[str]:
         """USSD pages of the current position. The split depends only on the state (not on what was said
@@ -427,8 +464,13 @@ class _Run:
         return self.text(choice.label)
 
     def unit_question(self, step: Step) -> tuple[str, list[tuple[int, str]]]:
-        parent = (self.state.get("unit") or {}).get("parent")
+        level = self.state.get("unit") or {}
+        parent, candidates = level.get("parent"), level.get("candidates")
         catalog, language, script = self.ctx.units, self.ctx.language, self.ctx.script
+        if candidates:
+            units = [unit for unit in (catalog.get(code) for code in candidates) if unit]
+            question = self.text(MESSAGES["ask_which_unit"])
+            return question, [(number, catalog.label(unit, language, script)) for number, unit in enumerate(units, 1)]
         if parent is None:
             question = self.text(step.ask)
             if self.ctx.channel == "sms":
@@ -444,14 +486,24 @@ class _Run:
         return question, items + [(SKIP_UNIT_NUMBER, self.text(MESSAGES["dont_know"]))]
 
     def hint(self, step: Step) -> str:
-        answer = step.answer
+        """What to send instead, saying what was wrong with the last answer when that helps."""
+        answer, reason = step.answer, self.state.get("reason")
+        bounds = {"min": answer.minimum, "max": answer.maximum}
+        has_range = answer.kind == "number" and None not in bounds.values()
+        if reason == answers.SEVERAL_NUMBERS:
+            return self.text(MESSAGES["hint_one_number_range" if has_range else "hint_one_number"], bounds)
+        naming_a_place = (not (self.state.get("unit") or {}).get("parent") and not step.hint
+                          and self.ctx.channel == "sms")  # a USSD screen has room only for "pick a number"
+        if reason in (answers.TOO_MANY_PLACES, answers.UNKNOWN_PLACE) and naming_a_place:
+            return self.text(MESSAGES["hint_unit_longer" if reason == answers.TOO_MANY_PLACES else "hint_unit"])
         if step.hint:
             return self.text(step.hint)
-        if answer.kind == "number" and answer.minimum is not None and answer.maximum is not None:
-            return self.text(MESSAGES["hint_number_range"], {"min": answer.minimum, "max": answer.maximum})
+        if has_range:
+            return self.text(MESSAGES["hint_number_range"], bounds)
         names = {"number": "hint_number", "yes_no": "hint_yes_no", "date": "hint_date", "choices": "hint_choice"}
         if answer.kind == "text":
-            return self.text(MESSAGES["hint_text_long"], {"max": answer.max_length})
+            return self.text(MESSAGES["hint_text_empty" if reason == answers.EMPTY else "hint_text_long"],
+                             {"max": answer.max_length})
         if answer.kind == "admin_unit":
             by_name = self.ctx.channel == "sms" and not self.state.get("unit")
             return self.text(MESSAGES["hint_unit" if by_name else "hint_choice"])
@@ -533,6 +585,9 @@ class _Run:
         replies = self.replies
         if self.ctx.channel == "ussd" and len(replies) > 1:
             replies = ["\n".join(replies)]  # one USSD hop shows one screen
+        if self.saved_unit:  # the next message opens by naming the unit that was saved
+            joiner = "\n" if self.ctx.channel == "ussd" else " "
+            replies = [joiner.join([self.saved_unit, *replies[:1]]), *replies[1:]]
         waiting = status == "waiting" and self.ctx.channel == "sms"
         if status != "waiting":
             self.state["back"] = []

@@ -43,7 +43,7 @@ SYSTEM_DIR = BUNDLED_DIR / "system"  # always loaded: consent, menu, help, langu
 MESSAGES_FILE = "messages.yaml"
 SCHEMA_PATH = BUNDLED_DIR / "schema.json"
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_ENGINE_NAMES = frozenset({"lang", "loop"})  # provided by the engine, not by the gateway
+_ENGINE_NAMES = frozenset({"lang", "script", "loop"})  # provided by the engine, not by the gateway
 
 
 @dataclass
@@ -335,8 +335,8 @@ def _compile_answer(raw: dict) -> Answer | None:
 
 
 _YES_NO = (
-    Choice("yes", Text("Тийм", "Yes", "Tiim"), 1, ("tiim", "tim", "yes", "y", "za", "тийм", "за")),
-    Choice("no", Text("Үгүй", "No", "Ugui"), 2, ("ugui", "vgvi", "no", "n", "үгүй")),
+    Choice("yes", Text("Тийм", "Yes", "Tiim"), 1, means="yes"),
+    Choice("no", Text("Үгүй", "No", "Ugui"), 2, means="no"),
 )
 
 
@@ -345,6 +345,7 @@ def _compile_choices(raw_choices: list[dict]) -> tuple[Choice, ...]:
         Choice(
             key=str(raw["key"]), label=Text(raw.get("mn", ""), raw.get("en", ""), raw.get("latn")),
             number=int(raw.get("number", position)), aliases=tuple(str(alias) for alias in raw.get("aliases", [])),
+            means=raw.get("means"),
         )
         for position, raw in enumerate(raw_choices, start=1)
     )

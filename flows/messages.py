@@ -14,7 +14,12 @@ MESSAGES: dict[str, Text] = {
         "{{min}}-{{max}} хооронд тоо бичнэ үү", "Please send a number from {{min}} to {{max}}",
         "{{min}}-{{max}} hoorondoh too bichne uu",
     ),
-    "hint_number": Text("Зөвхөн тоогоор хариулна уу", "Please reply with a number", "Zuvhun toogoor hariulna uu"),
+    "hint_number": Text("Зөвхөн тоогоор хариулна уу", "Please reply with a number", "Zovhon toogoor hariulna uu"),
+    "hint_one_number": Text("Ганц тоо бичнэ үү", "Please send one number", "Gants too bichne uu"),
+    "hint_one_number_range": Text(
+        "Ганц тоо бичнэ үү ({{min}}-{{max}})", "Please send one number ({{min}}-{{max}})",
+        "Gants too bichne uu ({{min}}-{{max}})",
+    ),
     "hint_choice": Text("Дугаараа сонгоно уу", "Please reply with one of the numbers", "Dugaaraa songono uu"),
     "hint_yes_no": Text(
         "1 эсвэл 2 гэж хариулна уу", "Please reply 1 (yes) or 2 (no)", "1 (tiim) esvel 2 (ugui) gej hariulna uu",
@@ -26,12 +31,16 @@ MESSAGES: dict[str, Text] = {
     ),
     "hint_date": Text(
         "Огноог сар/өдөр хэлбэрээр бичнэ үү, жишээ нь 6/20", "Please send a date as month/day, e.g. 6/20",
-        "Ognoog sar/udur helbereer bichne uu, jishee ni 6/20",
+        "Ognoog sar/odor helbereer bichne uu, jishee ni 6/20",
     ),
     "hint_unit": Text(
         "Нэрийг нь дахин бичнэ үү, жишээ нь Сонгинохайрхан", "Please type the name again, e.g. Songinokhairkhan",
         "Neriig ni dahin bichne uu, jishee ni Songinohairhan",
     ),
+    "hint_unit_longer": Text(
+        "Нэрийг нь бүтэн бичнэ үү", "Please type more of the name", "Neriig ni buten bichne uu",
+    ),
+    "ask_which_unit": Text("Аль нь вэ?", "Which one?", "Ali ni ve?"),
     "sms_unit_name": Text("Нэрийг нь бичнэ үү.", "Reply with its name.", "Neriig ni bichne uu."),
     "sms_unit_number": Text(
         "Дугаарыг нь бичнэ үү, мэдэхгүй бол 98.", "Reply with its number, or 98 if you don't know.",
@@ -48,9 +57,3 @@ MESSAGES: dict[str, Text] = {
         "Uuchlaarai, aldaa garlaa. Daraa dahin oroldono uu.",
     ),
 }
-
-# Words that skip an optional free-text question or the khoroo/bag level ("don't know").
-SKIP_WORDS = ("0", "-", "skip", "алгасах", "algasah", "байхгүй", "baihgui", "no", "үгүй")
-DONT_KNOW_WORDS = ("98", "мэдэхгүй", "medehgui", "medehgu", "dont know", "don't know", "unknown")
-TODAY_WORDS = ("өнөөдөр", "unuudur", "onoodor", "today")
-YESTERDAY_WORDS = ("өчигдөр", "uchigdur", "ochigdor", "yesterday")

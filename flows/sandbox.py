@@ -44,6 +44,7 @@ from flows.effects import (
     SetScript,
     StartRun,
 )
+from flows.lexicon import Lexicon
 from flows.loader import FlowSet
 
 SAMPLE_REFERENCE = "G-TEST"  # what a sandbox shows where a real complaint reference would be
@@ -62,8 +63,8 @@ class SandboxState:
 
 class Sandbox:
     def __init__(self, flows: FlowSet, assets: Assets, settings: Settings, now: datetime,
-                 state: SandboxState | None = None) -> None:
-        self.flows, self.assets, self.settings, self.now = flows, assets, settings, now
+                 state: SandboxState | None = None, lexicon: Lexicon | None = None) -> None:
+        self.flows, self.assets, self.settings, self.now, self.lexicon = flows, assets, settings, now, lexicon
         self.state = state or SandboxState()
 
     # ---- the phone ----------------------------------------------------------------------------------------
@@ -83,7 +84,7 @@ class Sandbox:
         return self._hop()
 
     def world(self) -> World:
-        return World(self.state.person, self.now, self.flows, self.assets, self.settings)
+        return World(self.state.person, self.now, self.flows, self.assets, self.settings, self.lexicon)
 
     def _hop(self) -> Screen:
         key = self.state.session_key

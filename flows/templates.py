@@ -75,15 +75,44 @@ def localize(value: Any, language: str, script: str) -> Any:
 @pass_context
 def _day(context, value: Any) -> str:
     """A date as people write it: 6/20 in Mongolian, 20 June in English."""
-    language = context.get("lang", "mn")
-    try:
-        day = value if isinstance(value, date) else datetime.fromisoformat(str(value)).date()
-    except ValueError:
+    day = _as_date(value)
+    if day is None:
         return str(value)
-    return f"{day.day} {_MONTHS_EN[day.month - 1]}" if language == "en" else f"{day.month}/{day.day}"
+    return f"{day.day} {_MONTHS_EN[day.month - 1]}" if context.get("lang", "mn") == "en" else f"{day.month}/{day.day}"
+
+
+@pass_context
+def _day_genitive(context, value: Any) -> str:
+    """"Of that date": 12/1-ний, 12/2-ын, 12/4-ийн, 12/7-гийн, 12/20-ны (12/1-nii … in Latin); 1 December in English.
+
+    The ending follows the last number word said aloud (арван нэг → нэгний), so it depends on the day alone.
+    """
+    day = _as_date(value)
+    if day is None or context.get("lang", "mn") == "en":
+        return _day(context, value)
+    endings = _GENITIVE_LATIN if context.get("script") == "latn" else _GENITIVE
+    spoken = day.day % 10 or day.day  # 10, 20, 30 are words of their own
+    return f"{day.month}/{day.day}-{endings[spoken]}"
+
+
+# By the last number word: нэгний, хоёрын, гурвын, дөрвийн, тавны, зургааны, долоогийн, наймны, есний,
+# аравны, хорины, гучны.
+_GENITIVE = {1: "ний", 2: "ын", 3: "ын", 4: "ийн", 5: "ны", 6: "ны", 7: "гийн", 8: "ны", 9: "ний", 10: "ны",
+             20: "ны", 30: "ны"}
+_GENITIVE_LATIN = {number: to_latin(ending) for number, ending in _GENITIVE.items()}
+
+
+def _as_date(value: Any) -> date | None:
+    if isinstance(value, date):
+        return value
+    try:
+        return datetime.fromisoformat(str(value)).date()
+    except ValueError:
+        return None
 
 
 _env.filters["day"] = _day
+_env.filters["day_genitive"] = _day_genitive
 
 
 @lru_cache(maxsize=4096)

@@ -1,8 +1,9 @@
 """Text helpers shared by the engine, the validator and the gateway.
 
-Two jobs live here: *matching* what people type (``normalize``, ``same_word``) and *sizing* what we send
-(``to_latin``, ``sms_size``).  Matching folds the informal habits of Mongolian texters (domain.md §4.1) so that
-``ГОМДОЛ!``, ``Гомдол``, ``gomdol`` and ``gomdl`` meet; sizing follows the GSM 03.38 rules in protocols.md §4.
+Two jobs live here: *matching* what people type (``normalize``, ``same_word``) and *writing and sizing* what we
+send (``to_latin``, ``sms_size``).  Matching folds the informal habits of Mongolian texters (domain.md §4.1) so that
+``ГОМДОЛ!``, ``Гомдол``, ``gomdol`` and ``gomdl`` meet; ``to_latin`` writes the way people in Mongolia text
+(``Hurliin zar … Purev … irehgui … uu``); sizing follows the GSM 03.38 rules in protocols.md §4.
 """
 from __future__ import annotations
 
@@ -30,14 +31,17 @@ _LOOKALIKE_IN_CYRILLIC = str.maketrans({
 })
 
 # Informal habits folded before cyrtranslit sees the word (domain.md §4.1): people write u for ө/ү/у, h for х,
-# i for ы/й, e for е, and drop the soft and hard signs.
+# i for ы/й/ь, e for е, and drop the hard sign.
 _CYRILLIC_FOLD = str.maketrans({
-    "ө": "u", "ү": "u", "у": "u", "х": "h", "ы": "i", "й": "i", "е": "e", "э": "e", "ь": "", "ъ": "",
+    "ө": "u", "ү": "u", "у": "u", "х": "h", "ы": "i", "й": "i", "е": "e", "э": "e", "ь": "i", "ъ": "",
     "ё": "yo", "ю": "yu", "я": "ya", "ц": "ts", "і": "i",
 })
 
+# o joins u last: texting writes o for both ө and о (``Onoodor``), people type u for ө, so all four meet.
+# A word-initial "ye" is е (``Yeronhii`` = Ерөнхий), so English "yes" and texted ес (nine) meet too.
 _LATIN_FOLDS: tuple[tuple[str, str], ...] = (
-    ("kh", "h"), ("w", "v"), ("q", "u"), ("v", "u"), ("y", "i"), ("c(?!h)", "ts"), ("i+", "i"),
+    ("kh", "h"), ("w", "v"), ("q", "u"), ("v", "u"), ("y", "i"), ("c(?!h)", "ts"), ("i+", "i"), ("o", "u"),
+    (r"(?<!\w)ie", "e"),
 )
 _LATIN_FOLD_RE = [(re.compile(pattern), replacement) for pattern, replacement in _LATIN_FOLDS]
 
@@ -46,6 +50,18 @@ _GSM_FRIENDLY = str.maketrans({
     "–": "-", "—": "-", "‑": "-", "…": "...", "«": '"', "»": '"', "“": '"', "”": '"', "„": '"', "‘": "'",
     "’": "'", "`": "'", "₮": "tug", "№": "No", "\u00a0": " ", "•": "-", "×": "x",
 })
+
+# Texting-style Latin (docs/flows.md "Latin"): h for х, u for ү/у, o for ө/о, ii for ы/ий, i for ь, no
+# diacritics, nothing outside GSM-7. е is "ye" at the start of a word (Yeronhii), "e" inside one (eeldeg).
+# Kazakh and Ukrainian letters that turn up in names and on borrowed keyboards are written like their twins.
+_TEXTING_LATIN = {
+    "а": "a", "б": "b", "в": "v", "г": "g", "д": "d", "е": "e", "ё": "yo", "ж": "j", "з": "z", "и": "i",
+    "й": "i", "к": "k", "л": "l", "м": "m", "н": "n", "о": "o", "ө": "o", "п": "p", "р": "r", "с": "s",
+    "т": "t", "у": "u", "ү": "u", "ф": "f", "х": "h", "ц": "ts", "ч": "ch", "ш": "sh", "щ": "sh", "ъ": "",
+    "ы": "ii", "ь": "i", "э": "e", "ю": "yu", "я": "ya",
+    "ә": "a", "ғ": "g", "қ": "k", "ң": "n", "ұ": "u", "һ": "h", "і": "i", "ї": "u", "є": "o",
+}
+_TEXTING_PAIRS = {"ий": "ii", "ый": "ii"}
 
 _CYRILLIC_RE = re.compile(r"[\u0400-\u04ff]")
 _LATIN_RE = re.compile(r"[A-Za-z\u00c0-\u024f]")
@@ -67,11 +83,8 @@ def normalize(text: str) -> str:
 
 
 def same_word(a: str, b: str) -> bool:
-    """True when *a* and *b* normalise alike, or differ by one dropped vowel (``gomdl`` = ``gomdol``).
-
-    Also loose on o/u, since people type o as well as u for ө (``dorvoljin`` = Дөрвөлжин).
-    """
-    first, second = normalize(a).replace("o", "u"), normalize(b).replace("o", "u")
+    """True when *a* and *b* normalise alike, or differ by one dropped vowel (``gomdl`` = ``gomdol``)."""
+    first, second = normalize(a), normalize(b)
     if first == second:
         return bool(first)
     shorter, longer = sorted((first, second), key=len)
@@ -82,10 +95,28 @@ def same_word(a: str, b: str) -> bool:
     )
 
 
+@functools.lru_cache(maxsize=8192)
 def to_latin(text: str) -> str:
-    """Render Cyrillic Mongolian in Latin letters that fit GSM-7 (ö and ü are in the GSM basic set)."""
-    latin = cyrtranslit.to_latin(text or "", "mn").translate(_GSM_FRIENDLY)
-    return "".join(_gsm_char(char) for char in latin)
+    """Cyrillic Mongolian in texting-style Latin (``Хурлын зар`` → ``Hurliin zar``), always GSM-7."""
+    text = (text or "").translate(_GSM_FRIENDLY)
+    out: list[str] = []
+    index = 0
+    while index < len(text):
+        pair = text[index:index + 2]
+        if pair.lower() in _TEXTING_PAIRS:
+            out.append(_cased(_TEXTING_PAIRS[pair.lower()], text, index, 2))
+            index += 2
+            continue
+        char = text[index]
+        latin = _TEXTING_LATIN.get(char.lower())
+        if latin is None:
+            out.append(_plain_latin(char))
+        else:
+            if char.lower() == "е" and not (index and text[index - 1].isalnum()):
+                latin = "ye"
+            out.append(_cased(latin, text, index, 1))
+        index += 1
+    return "".join(out)
 
 
 def detect_script(text: str) -> Script | None:
@@ -171,8 +202,20 @@ def _strip_diacritics(text: str) -> str:
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _gsm_char(char: str) -> str:
-    if is_gsm7(char):
-        return char
+def _cased(latin: str, text: str, index: int, width: int) -> str:
+    """Upper-case as the Cyrillic was: ``Ш`` → ``Sh`` in ``Шинэ``, ``SH`` in ``ШҮҮ`` and ``ИНХ``."""
+    source = text[index:index + width]
+    if not source[0].isupper():
+        return latin
+    after = text[index + width:index + width + 1]
+    before = text[index - 1:index] if index else ""
+    shouting = source.isupper() and (after.isupper() or (not after.isalpha() and before.isupper()))
+    return latin.upper() if shouting or width == len(latin) == 1 else latin.capitalize()
+
+
+def _plain_latin(char: str) -> str:
+    """Anything else: Latin loses its diacritics (ü → u); what GSM-7 cannot carry becomes ``?``."""
     stripped = _strip_diacritics(char)
-    return stripped if stripped and is_gsm7(stripped) else "?"
+    if stripped and is_gsm7(stripped):
+        return stripped
+    return char if is_gsm7(char) else "?"

@@ -7,7 +7,7 @@ from pathlib import Path
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
 
-from gateway.config import ensure_instance, load_config
+from gateway.config import ConfigError, ensure_instance, load_config
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
 from storage.db import database, open_database, upgrade
@@ -34,6 +34,7 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
         with database.connection_context():
             upgrade()
     flowset = app.extensions["gateway.flows"] = load_flowset(config)
+    app.extensions["gateway.lexicon"] = load_lexicon(config["flows"]["lexicon_paths"])
     if flowset.errors:
         broken = ", ".join(sorted({issue.file for issue in flowset.errors}))
         app.extensions.setdefault("gateway.warnings", []).append(f"broken flows left out: {broken}")
@@ -44,6 +45,18 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     init_request_logging(app)
     app.teardown_appcontext(_close_database)
     return app
+
+
+def load_lexicon(paths: list[str]):
+    """The bundled words people use for yes, no, numbers and RSVPs, plus staff's own files (a broken file
+    stops the start with its path and the reason, like any other bad configuration)."""
+    from flows.lexicon import LexiconError
+    from flows.lexicon import load_lexicon as load
+
+    try:
+        return load(tuple(paths))
+    except LexiconError as error:
+        raise ConfigError(f"flows.lexicon_paths: {error}") from None
 
 
 def load_flowset(config: dict):

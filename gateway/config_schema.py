@@ -16,7 +16,7 @@ DEFAULTS: dict = {
     "server": {"host": "127.0.0.1", "port": 5000, "workers": 2, "timeout": 30},
     "scheduler": {"enabled": True, "tick_seconds": 10, "lease_seconds": 60},
     "language": {"default": "mn", "sms_script": "latn", "ussd_script": "latn"},
-    "flows": {"paths": [], "bundled": True},
+    "flows": {"paths": [], "bundled": True, "lexicon_paths": []},
     "channels": {
         "africastalking": {"enabled": False, "verify": True, "sms": True, "ussd": True, "sender_id": None,
                            "base_url": None, "allow_ips": [], "rate_per_second": 5},
@@ -82,6 +82,8 @@ SCHEMA: dict = {
         "flows": {"type": "object", "properties": {
             "paths": {"type": "array", "items": {"type": "string"}, "description": "must be a list of folders"},
             "bundled": _enabled,
+            "lexicon_paths": {"type": "array", "items": {"type": "string"},
+                              "description": "must be a list of lexicon files"},
         }},
         "channels": {"type": "object", "properties": {
             "africastalking": {"type": "object", "properties": {

@@ -175,7 +175,7 @@ def _earlier(snapshot: runs.Snapshot, sms: InboundSms) -> tuple[int, str | None]
 
 def world(app: Flask, contact: runs.ContactRow) -> World:
     return World(_person(contact), local_now(app), app.extensions["gateway.flows"], GatewayAssets(app),
-                 settings(app))
+                 settings(app), app.extensions.get("gateway.lexicon"))
 
 
 def settings(app: Flask) -> Settings:
@@ -250,7 +250,8 @@ def admin_catalog(app: Flask) -> AdminCatalog:
 def sandbox(app: Flask, data: dict | None = None) -> Sandbox:
     """A web phone for the console: the real decision and flows, state in `data`, nothing stored or sent."""
     state = Sandbox.state_from(data) if data else SandboxState()
-    return Sandbox(app.extensions["gateway.flows"], GatewayAssets(app), settings(app), local_now(app), state)
+    return Sandbox(app.extensions["gateway.flows"], GatewayAssets(app), settings(app), local_now(app), state,
+                   app.extensions.get("gateway.lexicon"))
 
 
 # ---- applying effects ---------------------------------------------------------------------------------------

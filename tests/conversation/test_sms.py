@@ -36,8 +36,9 @@ def test_first_message_gets_the_consent_notice_once_and_records_its_version(app,
 def test_stop_opts_out_mid_run_and_nothing_more_is_sent(app, word):
     person = consented(Person(app))
     person.sms("us")
-    script = person.contact.script or person.contact.last_script or "latn"
-    assert person.sms(word) == [say(app, "stopped", "mn", script)]
+    replies = person.sms(word)
+    script = person.contact.script or person.contact.last_script or "latn"  # the script of the STOP itself
+    assert replies == [say(app, "stopped", "mn", script)]
     assert person.contact.opted_out_at is not None
     assert [run.status for run in runs_of(app, person)] == ["interrupted"]
     assert person.sms("us") == []

@@ -10,10 +10,12 @@ from pathlib import Path
 import pytest
 from ruamel.yaml import YAML
 
-from flows import Context
+from flows import AdminCatalog, Context
 from tests.flows.flows_support import NOW, converse
 
 GOLDEN = Path(__file__).parent / "fixtures" / "conversations"
+# A golden file may say `units: real` to talk about the real districts and soums (Сонгино, Завхан…).
+REAL_UNITS = Path(__file__).resolve().parents[2] / "storage" / "data" / "admin_units.csv"
 UPDATE = os.environ.get("FLOWS_UPDATE_GOLDEN") == "1"
 
 
@@ -39,8 +41,9 @@ def _transcript(outcomes) -> list[dict]:
 def test_golden_conversation(flow_set, catalog, path, index):
     document = _yaml().load(path.read_text(encoding="utf-8"))
     conversation = document["conversations"][index]
+    units = AdminCatalog.from_csv(REAL_UNITS) if document.get("units") == "real" else catalog
     ctx = Context(conversation["channel"], conversation["language"], conversation["script"], NOW,
-                  dict(conversation.get("vars") or {}), catalog)
+                  dict(conversation.get("vars") or {}), units)
     outcomes = converse(flow_set.get(document["flow"]), ctx, [str(text) for text in conversation["send"]])
     actual = {"transcript": _transcript(outcomes), "results": outcomes[-1].results}
     if UPDATE:

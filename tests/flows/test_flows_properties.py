@@ -5,6 +5,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from flows import Context, resume, start
+from flows.lexicon import default_lexicon
+from flows.text import to_latin
 from tests.flows.flows_support import NOW, ROUND_FHC, ROUND_KG
 
 FLOW_IDS = ["scorecard", "complaint", "meeting_rsvp", "join", "water_kiosk_check"]
@@ -91,3 +93,29 @@ def test_plausible_but_wrong_state_never_raises(flow_set, catalog, step, results
     for channel in ("sms", "ussd"):
         outcome = resume(flow_set.get("complaint"), state, text, make_context(catalog, channel, "mn", "cyrl", []))
         assert outcome.status in STATUSES
+
+
+RSVP_WORDS = [(answer, word) for answer in ("yes", "no", "maybe")
+              for word in default_lexicon().words(f"rsvp_{answer}")]
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(entry=st.sampled_from(RSVP_WORDS), particle=st.sampled_from(["", " ээ", " шүү", " please", "!", " 🙂"]),
+       latin=st.booleans(), setup=contexts)
+def test_every_rsvp_word_is_an_answer_without_a_failure_event(flow_set, catalog, entry, particle, latin, setup):
+    answer, word = entry
+    flow, ctx = flow_set.get("meeting_rsvp"), make_context(catalog, *setup, [])
+    outcome = resume(flow, start(flow, ctx).state, (to_latin(word) if latin else word) + particle, ctx)
+    assert outcome.results["rsvp"]["value"] == answer
+    assert not {"answer_rejected", "run_failed"} & {event["type"] for event in outcome.events}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(number=st.integers(0, 24), form=st.sampled_from(["{}", "#{}", "{} цаг", "{}.", "  {}  "]),
+       setup=contexts)
+def test_a_well_formed_number_is_never_rejected(flow_set, catalog, number, form, setup):
+    flow, ctx = flow_set.get("water_kiosk_check"), make_context(catalog, *setup, [])
+    closed = resume(flow, start(flow, ctx).state, "2", ctx)
+    outcome = resume(flow, closed.state, form.format(number), ctx)
+    assert outcome.results["hours_closed"]["value"] == number
+    assert not {"answer_rejected", "run_failed"} & {event["type"] for event in outcome.events}

@@ -38,15 +38,46 @@ def test_same_word_accepts_one_dropped_vowel_only():
     assert not same_word("", "")
 
 
-def test_to_latin_uses_mongolian_transliteration_and_stays_gsm7():
+def test_to_latin_writes_the_way_people_in_mongolia_text():
+    # The issue's example: machine-made Latin used to read "Khurlyn zar … Pürev … irekhgüi … üü".
+    assert to_latin("Хурлын зар: Пүрэв гаригт ирэхгүй юу? үү") == "Hurliin zar: Purev garigt irehgui yuu? uu"
     latin = to_latin("Өнөөдөр ус түгээх байр «нээлттэй» – 5000₮…")
-    assert latin.startswith("Önöödör us tügeekh bair")
-    assert is_gsm7(latin)
+    assert latin == 'Onoodor us tugeeh bair "neelttei" - 5000tug...' and is_gsm7(latin)
+
+
+@pytest.mark.parametrize(("cyrillic", "latin"), [
+    ("хүүхэд", "huuhed"), ("өдөр", "odor"), ("Таны", "Tanii"), ("Хийх", "Hiih"), ("Сайн", "Sain"),
+    ("амьдрал", "amidral"), ("сургууль", "surguuli"), ("Ерөнхий", "Yeronhii"), ("эелдэг", "eeldeg"),
+    ("ёс", "yos"), ("Юу", "Yuu"), ("Яруу", "Yaruu"), ("Цэцэг", "Tsetseg"), ("чи", "chi"), ("шүү", "shuu"),
+    ("щётка", "shyotka"), ("жишээ", "jishee"), ("объект", "obekt"), ("Хан-Уул", "Han-Uul"),
+])
+def test_to_latin_letter_table(cyrillic, latin):
+    assert to_latin(cyrillic) == latin
+
+
+@pytest.mark.parametrize(("cyrillic", "latin"), [
+    ("ЗОГС", "ZOGS"), ("ИНХ", "INH"), ("ШҮҮ", "SHUU"), ("Шинэ", "Shine"), ("Ч.Болд", "Ch.Bold"), ("ЦАГ", "TSAG"),
+])
+def test_to_latin_keeps_capitals_as_written(cyrillic, latin):
+    assert to_latin(cyrillic) == latin
+
+
+def test_to_latin_drops_diacritics_from_latin_too():
+    assert to_latin("Songinokhairkhan düüreg, Pürev, café") == "Songinokhairkhan duureg, Purev, cafe"
 
 
 @given(st.text(max_size=200))
 def test_to_latin_is_always_gsm7(text):
     assert is_gsm7(to_latin(text))
+
+
+MONGOLIAN = "абвгдеёжзийклмнопрстуфхцчшщъыьэюяөү"
+
+
+@given(st.text(alphabet=MONGOLIAN + MONGOLIAN.upper() + " -,.!?0123456789", max_size=40))
+def test_texting_latin_matches_the_cyrillic_it_came_from(text):
+    """People copy what we send: both spellings must stay the same word for matching."""
+    assert normalize(to_latin(text)) == normalize(text)
 
 
 @given(st.text(max_size=100))
@@ -96,6 +127,11 @@ def test_surrogate_pairs_are_not_split_across_parts():
 @given(st.integers(min_value=161, max_value=2000))
 def test_long_gsm_messages_use_153_septets_per_part(length):
     assert sms_segments("a" * length) == -(-length // 153)
+
+
+def test_texting_o_and_u_spellings_normalise_alike():
+    assert normalize("Onoodor") == normalize("Өнөөдөр") == normalize("unuudur")
+    assert normalize("zovhon") == normalize("zuvhun") == normalize("Зөвхөн")
 
 
 def test_same_word_is_loose_on_o_and_u_for_the_letter_oe():
