@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
@@ -55,7 +56,8 @@ from storage.db import utcnow
 from storage.outbox import cancel_pending_bulk
 from storage.phones import contact_key
 
-DUPLICATE_WINDOW = dt.timedelta(seconds=10)  # same text, same person, no provider id: a redelivery
+DUPLICATE_WINDOW = dt.timedelta(seconds=10)
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")  # same text, same person, no provider id: a redelivery
 DataProvider = Callable[[Flask, Person], Mapping[str, Any]]
 
 
@@ -95,6 +97,7 @@ class Handled:
 
 def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]) -> Handled:
     """Answer one SMS: the replies go to the outbox, `respond(replies)` is the provider's answer."""
+    sms = replace(sms, text=storable(sms.text))
     key = contact_key(sms.phone, app.config["SECRET_KEY"])
     with runs.conversation_transaction():
         snapshot = _snapshot(lambda: runs.sms_snapshot(key, sms.channel, sms.provider_id), key, sms.phone)
@@ -115,6 +118,7 @@ def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]
 
 def receive_ussd(app: Flask, hop: UssdHop, hop_id: str, respond: Callable[[str, bool], str]) -> Handled:
     """Answer one USSD hop; a redelivered hop gets the screen it got before and changes nothing."""
+    hop = replace(hop, text=storable(hop.text))
     key = contact_key(hop.phone, app.config["SECRET_KEY"])
     with runs.conversation_transaction():
         snapshot = _snapshot(lambda: runs.ussd_snapshot(key, hop.session_id), key, hop.phone)
@@ -155,6 +159,11 @@ def session_ended(app: Flask, session_key: str) -> None:
     """The provider says the USSD session is over: its run ends now."""
     ended = runs.end_ussd_session(session_key)
     log_event("ussd.session_ended", session=session_key, runs_ended=ended)
+
+
+def storable(text: str) -> str:
+    """What arrived, with what no database can keep (NUL, half an emoji) replaced by U+FFFD."""
+    return _UNSTORABLE.sub("\ufffd", text)
 
 
 def _snapshot(read: Callable[[], runs.Snapshot | None], key: str, phone: str) -> runs.Snapshot:
