@@ -65,13 +65,15 @@ def free_port() -> int:
 
 
 def wait_http(url: str, timeout: float = 30.0, interval: float = 0.01) -> float:
-    """Seconds until `url` answers 200; raises TimeoutError."""
+    """Seconds until `url` answers at all (any HTTP status: /healthz says 503 while, e.g., the scheduler is off);
+    raises TimeoutError."""
     started = time.perf_counter()
     while time.perf_counter() - started < timeout:
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return time.perf_counter() - started
+            with urllib.request.urlopen(url, timeout=2):
+                return time.perf_counter() - started
+        except urllib.error.HTTPError:
+            return time.perf_counter() - started
         except (urllib.error.URLError, ConnectionError, OSError):
             pass
         time.sleep(interval)

@@ -66,8 +66,8 @@ async def _ussd_load(base: str, journey: Journey, concurrency: int, seconds: flo
         started = time.perf_counter()
         deadline = started + seconds
 
-        async def user(own: list[str]) -> None:
-            for phone in itertools.cycle(own):
+        async def user(own) -> None:
+            for phone in own:
                 if time.perf_counter() >= deadline:
                     return
                 await ussd_journey(session, base, journey, phone, tally, deadline)
@@ -77,10 +77,28 @@ async def _ussd_load(base: str, journey: Journey, concurrency: int, seconds: flo
     return tally
 
 
-def ussd_load(base: str, journey: Journey, concurrency: int, seconds: float, phones: list[list[str]]) -> Tally:
-    """`concurrency` users for `seconds`; user i dials from its own numbers `phones[i]` (in turn) with fresh
-    session ids. For new numbers, give each user as many numbers as it could use."""
+def ussd_load(base: str, journey: Journey, concurrency: int, seconds: float, phones: list) -> Tally:
+    """`concurrency` users for `seconds`; user i takes the number of each journey from its own iterator
+    `phones[i]` (a cycle of one number for a returning caller, an endless supply for new ones)."""
     return asyncio.run(_ussd_load(base, journey, concurrency, seconds, phones))
+
+
+def ussd_sessions(base: str, journey: Journey, concurrency: int, sessions: int, phones: list[str]) -> Tally:
+    """Exactly `sessions` journeys, `concurrency` at a time, each a new session id from one of `phones`."""
+    async def run() -> Tally:
+        tally, queue = Tally(), iter(range(sessions))
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
+            started = time.perf_counter()
+
+            async def user(phone: str) -> None:
+                for _ in queue:
+                    await ussd_journey(session, base, journey, phone, tally)
+
+            await asyncio.gather(*(user(phones[i % len(phones)]) for i in range(concurrency)))
+            tally.elapsed = time.perf_counter() - started
+        return tally
+    return asyncio.run(run())
 
 
 def probe(base: str, journey: Journey, phone: str) -> tuple[list[str], Tally]:

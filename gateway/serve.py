@@ -14,6 +14,8 @@ WEBHOOK_PATHS = [
     ("Twilio status", "/webhooks/twilio/status"),
     ("Android SMS gateway", "/webhooks/android"),
 ]
+# How each worker serves requests; bench/ runs its baseline apps under the same settings.
+WORKER_SETTINGS = {"worker_class": "gthread", "threads": 4}
 
 
 class GatewayServer(BaseApplication):
@@ -85,7 +87,7 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     database.close()
     click.echo(banner(app, host, port, workers))
     GatewayServer(ctx.find_root().obj["config_path"], {
-        "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+        "bind": f"{host}:{port}", "workers": workers, **WORKER_SETTINGS,
         "timeout": server["timeout"], "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
         "loglevel": "warning", "worker_exit": _on_worker_exit,
     }).run()

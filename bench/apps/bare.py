@@ -16,3 +16,8 @@ def sms(provider: str) -> Response:
     if provider == "twilio":
         return Response('<?xml version="1.0" encoding="UTF-8"?><Response/>', content_type="text/xml")
     return Response("", content_type="text/plain")
+
+
+@app.get("/healthz")
+def healthz() -> str:
+    return "ok"

@@ -110,3 +110,8 @@ def android_sms() -> Response:
 def create_schema(path: str) -> None:
     with sqlite3.connect(path) as conn:
         conn.executescript(SCHEMA)
+
+
+@app.get("/healthz")
+def healthz() -> str:
+    return "ok"

@@ -45,3 +45,8 @@ def ussd() -> Response:
                                session_store_backend=sessions)
     answer = UssdEngine(ussd_request).ussd_dispatcher()
     return Response(f"{'CON' if answer.status else 'END'} {answer}", content_type="text/plain")
+
+
+@app.get("/healthz")
+def healthz() -> str:
+    return "ok"
