@@ -46,6 +46,7 @@ def main() -> None:
     parser.add_argument("--water", type=int, default=1, help="the water flow's number in the gateway's menu")
     parser.add_argument("--serial", type=int, default=0, help="first number to use (numbers never repeat)")
     args = parser.parse_args()
+    results, sys.stdout = sys.stdout, sys.stderr  # the apps' own chatter (the peer prints) stays off the results
     client = load_app(args.app, args.config).test_client()
 
     def post(path: str, form: dict) -> tuple[int, str]:
@@ -68,10 +69,10 @@ def main() -> None:
             journey.expected, tally = probe_journey(post, journey, phone)
             journeys[mode] = journey
             if tally.bad:
-                print(json.dumps({"probe": True, **tally.summary()}), flush=True)
+                print(json.dumps({"probe": True, **tally.summary()}), file=results, flush=True)
                 continue
         tally = run_journeys(post, journeys[mode], command["seconds"], callers[mode])
-        print(json.dumps(tally.summary()), flush=True)
+        print(json.dumps(tally.summary()), file=results, flush=True)
 
 
 if __name__ == "__main__":

@@ -189,7 +189,10 @@ class Suite:
                 worker = workers[app]
                 worker.stdin.write(json.dumps({"seconds": seconds, "mode": mode}) + "\n")
                 worker.stdin.flush()
-                tallies.setdefault((app, mode), []).append(json.loads(worker.stdout.readline()))
+                line = worker.stdout.readline()
+                if not line.startswith("{"):
+                    raise SystemExit(f"the in-process {app} worker stopped: see {self.work}/inprocess-{app}.log")
+                tallies.setdefault((app, mode), []).append(json.loads(line))
         for worker in workers.values():
             worker.stdin.close()
             worker.wait(timeout=30)
