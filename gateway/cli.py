@@ -33,7 +33,8 @@ FEATURE_COMMANDS = {
     "serve": ("gateway.serve", "Migrate the database and serve the webhooks, API and scheduler with gunicorn."),
     "simulate": ("gateway.simulate",
                  "Talk to the flows as a basic phone would, through the Africa's Talking webhooks."),
-    "tokens": ("gateway.tokens_cli", "API tokens and their roles (cso < staff < admin)."),
+    "tokens": ("gateway.tokens_cli",
+               "API tokens: role (cso < staff < admin), scope of admin units, organisation, expiry."),
 }
 
 
