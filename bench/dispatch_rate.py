@@ -8,6 +8,7 @@ it is sent; the rate is measured at the fake phone (first to last request). Prin
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import tempfile
@@ -75,13 +76,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rates", default="1,5,20,50")
     parser.add_argument("--seconds", type=float, default=6.0)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    print(f"{'configured/s':>12} {'sent':>6} {'measured/s':>11} {'deviation':>10}  within ±5%")
+    rows = []
     for rate in (float(r) for r in args.rates.split(",")):
         sent, measured = measure(rate, args.seconds)
-        deviation = (measured - rate) / rate * 100
-        print(f"{rate:12.1f} {sent:6d} {measured:11.2f} {deviation:+9.1f}%  {'yes' if abs(deviation) <= 5 else 'NO'}")
+        rows.append({"rate": rate, "sent": sent, "measured": measured, "deviation": (measured - rate) / rate * 100})
         time.sleep(0.1)
+    if args.json:
+        print(json.dumps(rows))
+        return
+    print(f"{'configured/s':>12} {'sent':>6} {'measured/s':>11} {'deviation':>10}  within ±5%")
+    for row in rows:
+        print(f"{row['rate']:12.1f} {row['sent']:6d} {row['measured']:11.2f} {row['deviation']:+9.1f}%  "
+              f"{'yes' if abs(row['deviation']) <= 5 else 'NO'}")
 
 
 if __name__ == "__main__":

@@ -253,8 +253,7 @@ def enqueue(app: Flask, broadcast: store.Broadcast, progress: Callable[[int], No
             store.renew_claim(broadcast)
             if progress:
                 progress(high - low + 1)
-    store.finish(broadcast, holder)
-    count = store.count_enqueued(broadcast)
+    count = store.finish(broadcast, holder)
     log_event("broadcast.enqueued", broadcast=broadcast.id, purpose=broadcast.purpose, recipients=count,
               held_until=not_before.isoformat() if not_before else None)
     return count

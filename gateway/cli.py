@@ -6,14 +6,60 @@ import importlib
 import json
 import sys
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
-from flask import Flask
 
-from gateway.config import ConfigError, load_config, masked
+if TYPE_CHECKING:
+    from flask import Flask
+
+# Feature modules each expose `commands`: a list of click commands/groups. They load only when one of their
+# commands runs, so `gateway --help` imports neither Flask nor the database. Command name → (module, the one-line
+# help `gateway --help` shows); tests/foundation/test_cli_and_logging.py checks each line matches its command.
+FEATURE_COMMANDS = {
+    "broadcast": ("gateway.meetings_cli", "Preview, then queue a message to an audience (now or at --at)."),
+    "broadcasts": ("gateway.meetings_cli", "List broadcasts and follow their progress."),
+    "channels": ("gateway.channels_cli", "SMS and USSD provider channels."),
+    "complaints": ("gateway.scorecards_cli", "Complaints: list, show, set-status (numbers are never shown)."),
+    "contacts": ("gateway.meetings_cli", "Contacts: import a consented list a CSO already holds."),
+    "digest": ("gateway.scorecards_cli", "Build the weekly CSO digest as JSON, CSV, HTML or the SMS summary."),
+    "digest-subscribers": ("gateway.scorecards_cli", "CSO focal points who get the weekly SMS summary."),
+    "export": ("gateway.scorecards_cli", "Stream results as CSV: no phone numbers, no contact ids."),
+    "flows": ("gateway.flows_cli", "Conversation flows: validate and list them."),
+    "meetings": ("gateway.meetings_cli",
+                 "Announce meetings: notice, reminders, moves, cancellations, RSVP tallies."),
+    "outbox": ("gateway.channels_cli", "Outgoing SMS: list queued and failed messages, retry or cancel them."),
+    "rounds": ("gateway.scorecards_cli", "Scorecard rounds: create, open, close, show, action items."),
+    "serve": ("gateway.serve", "Migrate the database and serve the webhooks, API and scheduler with gunicorn."),
+    "simulate": ("gateway.simulate",
+                 "Talk to the flows as a basic phone would, through the Africa's Talking webhooks."),
+    "tokens": ("gateway.tokens_cli",
+               "API tokens: role (cso < staff < admin), scope of admin units, organisation, expiry."),
+}
 
 
-@click.group(context_settings={"terminal_width": 120, "max_content_width": 120})  # whole one-line descriptions
+class LazyGroup(click.Group):
+    """click's lazy-loading group: a feature command's module is imported when that command is looked up."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*self.commands, *FEATURE_COMMANDS})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in FEATURE_COMMANDS:
+            for command in importlib.import_module(FEATURE_COMMANDS[name][0]).commands:
+                self.add_command(command)
+        return self.commands.get(name)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list from FEATURE_COMMANDS, so printing it loads nothing."""
+        rows = [(name, self.commands[name].get_short_help_str(formatter.width) if name in self.commands
+                 else FEATURE_COMMANDS[name][1]) for name in self.list_commands(ctx)]
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"terminal_width": 120, "max_content_width": 120})
 @click.option("--config", "config_path", envvar="GATEWAY_CONFIG", type=click.Path(dir_okay=False),
               help="config.yaml to use (default: ./config.yaml if present).")
 @click.pass_context
@@ -25,6 +71,7 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
 def make_app(ctx: click.Context, **overrides) -> Flask:
     """Create the app for a command, turning a config problem into one clear line and exit status 2."""
     from gateway.app import create_app
+    from gateway.config import ConfigError
 
     root = ctx.find_root()
     app = root.obj.get("app") if root.obj else None
@@ -59,6 +106,8 @@ def config_group() -> None:
 @click.pass_context
 def config_check(ctx: click.Context) -> None:
     """Validate the config and print the effective values, secrets masked."""
+    from gateway.config import ConfigError, load_config, masked
+
     try:
         config = load_config(ctx.find_root().obj["config_path"])
     except ConfigError as exc:
@@ -94,28 +143,6 @@ def db_status(ctx: click.Context) -> None:
     with database.connection_context():
         for migration in migration_runner().status():
             click.echo(f"{'applied' if migration.applied else 'pending':8} {migration.name}")
-
-
-# Feature modules each expose `commands`: a list of click commands/groups to add. They are imported after
-# `make_app` exists because they import it from here.
-COMMAND_MODULES = [
-    "gateway.serve",
-    "gateway.flows_cli",
-    "gateway.simulate",
-    "gateway.channels_cli",
-    "gateway.meetings_cli",
-    "gateway.scorecards_cli",
-    "gateway.tokens_cli",
-]
-
-
-def _add_feature_commands() -> None:
-    for name in COMMAND_MODULES:
-        for command in importlib.import_module(name).commands:
-            cli.add_command(command)
-
-
-_add_feature_commands()
 
 
 def main() -> None:

@@ -14,14 +14,18 @@ WEBHOOK_PATHS = [
     ("Twilio status", "/webhooks/twilio/status"),
     ("Android SMS gateway", "/webhooks/android"),
 ]
+# How each worker serves requests; bench/ runs its baseline apps under the same settings.
+WORKER_SETTINGS = {"worker_class": "gthread", "threads": 4}
 
 
 class GatewayServer(BaseApplication):
-    """Gunicorn, configured in code. Each worker builds its own app and scheduler after the fork."""
+    """Gunicorn, configured in code. The app is built once before the fork (a worker is then ready at once);
+    each worker takes its own process identity and scheduler after the fork."""
 
-    def __init__(self, config_path: str | None, options: dict):
+    def __init__(self, config_path: str | None, options: dict, app=None):
         self.config_path = config_path
         self.options = options
+        self.app = app
         super().__init__()
 
     def load_config(self) -> None:
@@ -30,9 +34,10 @@ class GatewayServer(BaseApplication):
 
     def load(self):
         from gateway.app import create_app
-        from gateway.scheduler import start_scheduler
+        from gateway.scheduler import process_id, start_scheduler
 
-        app = create_app(self.config_path, migrate=False)
+        app = self.app or create_app(self.config_path, migrate=False)
+        app.extensions["gateway.process_id"] = process_id()  # the leader lease tells workers apart by it
         if app.config["GATEWAY"]["scheduler"]["enabled"]:
             start_scheduler(app)
         return app
@@ -85,10 +90,10 @@ def serve(ctx: click.Context, host: str | None, port: int | None, workers: int |
     database.close()
     click.echo(banner(app, host, port, workers))
     GatewayServer(ctx.find_root().obj["config_path"], {
-        "bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4,
+        "bind": f"{host}:{port}", "workers": workers, **WORKER_SETTINGS,
         "timeout": server["timeout"], "graceful_timeout": 10, "accesslog": None, "errorlog": "-",
         "loglevel": "warning", "worker_exit": _on_worker_exit,
-    }).run()
+    }, app).run()
 
 
 commands = [serve]

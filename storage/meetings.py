@@ -226,28 +226,26 @@ def audience_id_range(specs: list[str]) -> tuple[int, int] | None:
 
 def enqueue_chunk(broadcast: Broadcast, texts: list[VariantText], channel: str, not_before: dt.datetime | None,
                   default_script: str, id_range: tuple[int, int]) -> int:
-    """Queue the broadcast for audience contacts with ids in `id_range` (inclusive): one INSERT … SELECT per
-    variant, duplicates skipped by the idempotency key. Returns the rows inserted."""
+    """Queue the broadcast for audience contacts with ids in `id_range` (inclusive): one INSERT … SELECT that picks
+    each contact's text variant with CASE, duplicates skipped by the idempotency key. Returns the rows inserted."""
     low, high = id_range
     variant = variant_of(default_script, broadcast.latin)
+
+    def per_variant(attribute: str) -> Case:
+        return Case(variant, [(text.variant, getattr(text, attribute)) for text in texts])
+
     now = utcnow()
-    inserted = 0
+    select = (reachable_audience(broadcast.audience)
+              .select(Value("out"), Contact.id, Value(channel), Value("sms"), per_variant("text"), Value("queued"),
+                      Value(BULK_PRIORITY), Value(MESSAGE_PURPOSE[broadcast.purpose]), Value(broadcast.origin),
+                      Value(f"{broadcast.origin}:").concat(Contact.id.cast("text")), per_variant("encoding"),
+                      per_variant("segments"), Value(0), Value(not_before), Value(now), Value(now))
+              .where(Contact.id.between(low, high) & variant.in_([text.variant for text in texts])))
+    fields = [Message.direction, Message.contact, Message.channel, Message.kind, Message.text, Message.status,
+              Message.priority, Message.purpose, Message.origin, Message.idempotency_key, Message.encoding,
+              Message.segments, Message.attempts, Message.next_attempt_at, Message.created_at, Message.updated_at]
     with write_transaction():
-        for text in texts:
-            select = (reachable_audience(broadcast.audience)
-                      .select(Value("out"), Contact.id, Value(channel), Value("sms"), Value(text.text),
-                              Value("queued"), Value(BULK_PRIORITY), Value(MESSAGE_PURPOSE[broadcast.purpose]),
-                              Value(broadcast.origin),
-                              Value(f"{broadcast.origin}:").concat(Contact.id.cast("text")), Value(text.encoding),
-                              Value(text.segments), Value(0), Value(not_before), Value(now), Value(now))
-                      .where(Contact.id.between(low, high) & (variant == text.variant)))
-            fields = [Message.direction, Message.contact, Message.channel, Message.kind, Message.text, Message.status,
-                      Message.priority, Message.purpose, Message.origin, Message.idempotency_key, Message.encoding,
-                      Message.segments, Message.attempts, Message.next_attempt_at, Message.created_at,
-                      Message.updated_at]
-            cursor = Message.insert_from(select, fields).on_conflict_ignore().execute()
-            inserted += _rowcount(cursor)
-    return inserted
+        return _rowcount(Message.insert_from(select, fields).on_conflict_ignore().execute())
 
 
 def _rowcount(result) -> int:
@@ -296,9 +294,12 @@ def claim(broadcast: Broadcast, holder: str, now: dt.datetime, stale_claim_befor
     return bool(won)
 
 
-def finish(broadcast: Broadcast, holder: str) -> None:
-    (Broadcast.update(status="queued", enqueued_at=utcnow(), recipients=count_enqueued(broadcast))
+def finish(broadcast: Broadcast, holder: str) -> int:
+    """Mark the broadcast queued; returns its recipient count."""
+    recipients = count_enqueued(broadcast)
+    (Broadcast.update(status="queued", enqueued_at=utcnow(), recipients=recipients)
      .where((Broadcast.id == broadcast.id) & (Broadcast.claimed_by == holder)).execute())
+    return recipients
 
 
 def set_status(broadcast_ids: Iterable[int], status: str, note: str, only_from: tuple[str, ...]) -> int:

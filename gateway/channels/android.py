@@ -11,12 +11,9 @@ import hashlib
 import hmac
 import json
 import time
+from typing import TYPE_CHECKING
 
 import requests
-from android_sms_gateway import client as android_client
-from android_sms_gateway import domain
-from android_sms_gateway.errors import APIError
-from android_sms_gateway.http import RequestsHttpClient
 from flask import Request
 from werkzeug.datastructures import MultiDict
 
@@ -24,6 +21,9 @@ from gateway.channels.base import BadRequest, Channel, Event, Seen, SendError, S
 from gateway.messages import InboundSms, StatusReport
 from storage.db import utcnow
 from storage.phones import InvalidPhoneNumber, normalize_phone
+
+if TYPE_CHECKING:  # the SDK loads aiohttp (~0.2 s): imported where a message is sent, not at start-up
+    from android_sms_gateway import client as android_client
 
 DEFAULT_BASE_URL = "https://api.sms-gate.app/3rdparty/v1"
 MAX_CLOCK_SKEW_SECONDS = 300
@@ -92,11 +92,17 @@ class Android(Channel):
 
     # -- outbound -------------------------------------------------------------------------------------------
     def client(self) -> android_client.APIClient:
+        from android_sms_gateway import client as android_client
+        from android_sms_gateway.http import RequestsHttpClient
+
         base = self.settings.get("base_url") or self.settings.get("url") or DEFAULT_BASE_URL
         return android_client.APIClient(self.settings.get("login"), self.settings.get("password") or "",
                                         base_url=base, http=RequestsHttpClient(TimeoutSession(self.timeout)))
 
     def send(self, to: str, text: str, ref: str) -> SendResult:
+        from android_sms_gateway import domain
+        from android_sms_gateway.errors import APIError
+
         message = domain.Message(phone_numbers=[to], text_message=domain.TextMessage(text=text),
                                  with_delivery_report=True, sim_number=self.settings.get("sim_number"), id=ref)
         try:

@@ -1,12 +1,15 @@
 """`gateway db upgrade`, /healthz failure, and log lines that mask numbers."""
 from __future__ import annotations
 
+import importlib
 import json
 import logging
+import subprocess
+import sys
 
 from click.testing import CliRunner
 
-from gateway.cli import cli
+from gateway.cli import FEATURE_COMMANDS, cli
 from gateway.logs import JsonLineFormatter, log_event
 from storage.db import database
 
@@ -48,5 +51,24 @@ def test_every_command_has_a_one_line_help():
     listed = [line for line in result.output.splitlines() if line.startswith("  ") and not line.startswith("   ")]
     commands = [line.split()[0] for line in listed if not line.strip().startswith("-")]
     assert {"serve", "config", "db"} <= set(commands)
-    for name, command in cli.commands.items():
+    for name in cli.list_commands(None):
+        command = cli.get_command(None, name)
         assert command.help or command.short_help, f"{name} has no help text"
+
+
+def test_help_lines_of_lazy_commands_are_the_commands_own():
+    for module in {module for module, _ in FEATURE_COMMANDS.values()}:
+        for command in importlib.import_module(module).commands:
+            assert command.name in FEATURE_COMMANDS, f"{module}.{command.name} is missing from FEATURE_COMMANDS"
+            listed_module, line = FEATURE_COMMANDS[command.name]
+            assert (listed_module, line) == (module, command.get_short_help_str(120))
+
+
+def test_help_loads_no_feature_module_nor_flask():
+    """`gateway --help` stays quick: it prints the command list without importing what the commands need."""
+    script = ("import sys; from click.testing import CliRunner; from gateway.cli import cli; "
+              "result = CliRunner().invoke(cli, ['--help']); assert result.exit_code == 0, result.output; "
+              "print(' '.join(sorted(sys.modules)))")
+    loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
+                 .stdout.split())
+    assert not loaded & {"flask", "peewee", "storage.db", "gateway.app", *(m for m, _ in FEATURE_COMMANDS.values())}
