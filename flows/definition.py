@@ -12,7 +12,7 @@ from flows.text import to_latin
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_SMS_WAIT = timedelta(days=3)
-RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup")
+RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup", "complaint_reply")
 
 
 @dataclass(frozen=True)

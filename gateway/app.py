@@ -55,13 +55,14 @@ def load_flowset(config: dict):
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gateway import api, health, records, webhooks
+    from gateway import api, console, health, records, webhooks
 
     records.load_record_modules()  # complaints, scorecards, meetings, join: what finished flows mean
 
     app.register_blueprint(health.bp)
     webhooks.init_app(app)
     api.init_app(app)
+    console.init_app(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -106,6 +106,7 @@ COMMAND_MODULES = [
     "gateway.meetings_cli",
     "gateway.scorecards_cli",
     "gateway.tokens_cli",
+    "gateway.users_cli",
 ]
 
 
