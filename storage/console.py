@@ -364,3 +364,26 @@ def contact_groups(scope: set[int] | None) -> list:
             group.member_count = counts.get(group.id, 0)
             groups.append(group)
     return groups
+
+
+def contact_counts_by_unit(scope: set[int] | None) -> dict[int | None, dict[str, int]]:
+    """Per admin unit: people who can be reached, and who opted out. Counts only; never a contact or a number."""
+    reachable = pw.Case(None, [((Contact.consent_at.is_null(False)) & Contact.opted_out_at.is_null(), 1)], 0)
+    opted_out = pw.Case(None, [(Contact.opted_out_at.is_null(False), 1)], 0)
+    query = (Contact.select(Contact.admin_unit, pw.fn.SUM(reachable).alias("reachable"),
+                            pw.fn.SUM(opted_out).alias("opted_out"))
+             .where(_within(Contact.admin_unit, scope)).group_by(Contact.admin_unit))
+    return {row["admin_unit"]: {"reachable": int(row["reachable"] or 0), "opted_out": int(row["opted_out"] or 0)}
+            for row in query.dicts()}
+
+
+def add_admin_units(rows: list[dict], valid_from: dt.date) -> list[AdminUnit]:
+    """New current units from rows {code, kind, parent, name_mn, name_latn, name_en}, parents first (a parent
+    may be an earlier row). The caller has checked the rows; a clash raises peewee.IntegrityError and adds none."""
+    made = []
+    with database.atomic():
+        for row in rows:
+            parent = AdminUnit.get((AdminUnit.code == row["parent"]) & AdminUnit.valid_to.is_null())
+            made.append(AdminUnit.create(code=row["code"], kind=row["kind"], parent=parent, name_mn=row["name_mn"],
+                                         name_latn=row["name_latn"], name_en=row["name_en"], valid_from=valid_from))
+    return made

@@ -18,7 +18,13 @@ PAGE_MODULES = [
     "gateway.console.auth",
     "gateway.console.dashboard",
     "gateway.console.meetings",
+    "gateway.console.broadcasts",
     "gateway.console.complaints",
+    "gateway.console.scorecards",
+    "gateway.console.digests",
+    "gateway.console.people",
+    "gateway.console.flows",
+    "gateway.console.admin",
 ]
 TRANSLATIONS = Path(__file__).resolve().parent / "translations"
 LANGUAGES = ("mn", "en")

@@ -2,12 +2,16 @@
 limited to the user's area. Values are the audience specs the feature modules take ("khoroo:BGD-07", "group:x")."""
 from __future__ import annotations
 
+from flask import current_app
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import SelectMultipleField
 from wtforms.validators import ValidationError
 
+from gateway import broadcasts as bc
 from gateway.console import scope
 from storage import console as queries
+from storage.db import utcnow
 
 KIND_NAMES = {"capital": _l("capital"), "aimag": _l("aimag"), "district": _l("district"), "soum": _l("soum"),
               "khoroo": _l("khoroo"), "bag": _l("bag"), "kheseg": _l("kheseg")}
@@ -59,3 +63,31 @@ class AudienceMixin:
         if any(spec not in allowed for spec in specs) or not scope.audience_allowed(specs):
             raise ValidationError(_l("Some of the chosen audience is outside your area."))
 
+
+
+def sms_preview(render_texts, audience: list[str], latin: bool, send_at) -> dict:
+    """What a send would look like, per script, with characters and segments; people and cost once the audience
+    is valid (bc.preview, as the CLI's and API's dry runs). Never raises: a problem comes back as `error`."""
+    app = current_app
+    result: dict = {"error": None, "variants": {}, "recipients": None, "latin": latin}
+    try:
+        texts = render_texts()
+        sizes = bc.variant_texts(texts)
+    except (bc.BroadcastError, KeyError, ValueError) as exc:
+        result["error"] = str(exc)
+        return result
+    result["variants"] = {v.variant: {"text": v.text, "encoding": v.encoding, "segments": v.segments,
+                                      "chars": len(v.text)} for v in sizes}
+    if not audience or not scope.audience_allowed(audience):
+        result["error"] = _("Choose who gets it to see the number of people and the cost.")
+        return result
+    try:
+        view = bc.preview(app, bc.check_audience(audience), texts, latin, send_at or utcnow())
+    except bc.BroadcastError as exc:
+        result["error"] = str(exc)
+        return result
+    option = view.options["latin" if latin else "as_is"]
+    result.update(recipients=view.recipients, segments=option["segments"], cost=option["cost"],
+                  costs={"cyrl": view.options["as_is"]["cost"], "latn": view.options["latin"]["cost"]},
+                  held_until=view.held_until and bc.to_local(app, view.held_until).strftime("%Y-%m-%d %H:%M"))
+    return result

@@ -6,6 +6,7 @@ import datetime as dt
 from flask import Blueprint, current_app
 
 from gateway.broadcasts import to_local
+from storage.phones import mask_phones_in
 
 
 def local(value: dt.datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
@@ -41,3 +42,4 @@ def register(console: Blueprint) -> None:
     console.add_app_template_filter(local_input, "local_input")
     console.add_app_template_filter(money, "money")
     console.add_app_template_filter(named, "named")
+    console.add_app_template_filter(lambda text: mask_phones_in(str(text or "")), "masked")

@@ -13,7 +13,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from gateway import broadcasts as bc
 from gateway import meetings
 from gateway.console import scope
-from gateway.console.audience import AudienceMixin
+from gateway.console.audience import AudienceMixin, sms_preview
 from gateway.console.auth import current_language, role
 from storage import meetings as store
 from storage import tokens
@@ -64,36 +64,12 @@ def _fields(form: MeetingForm) -> dict:
 
 
 def notice_preview(fields: dict) -> dict:
-    """The notice as it will look, per script, with characters and segments; recipients and cost when the
-    audience is valid. Never raises: a problem comes back as `error`."""
-    app = current_app
-    result: dict = {"error": None, "variants": {}, "recipients": None, "cost": None, "latin": fields["latin"]}
+    """The notice as it will look; never raises (a problem comes back as `error`)."""
     if not (fields["title_mn"].strip() and fields["place_mn"].strip() and fields["starts_at"]):
-        result["error"] = _("Fill in the title, the place and the start to see the SMS.")
-        return result
-    try:
-        texts = meetings.preview_texts(app, fields, "notice")
-        sizes = bc.variant_texts(texts)
-    except (bc.BroadcastError, KeyError, ValueError) as exc:
-        result["error"] = str(exc)
-        return result
-    result["variants"] = {v.variant: {"text": v.text, "encoding": v.encoding, "segments": v.segments,
-                                      "chars": len(v.text)} for v in sizes}
-    if not fields["audience"] or not scope.audience_allowed(fields["audience"]):
-        result["error"] = _("Choose who gets it to see the number of people and the cost.")
-        return result
-    try:
-        view = bc.preview(app, bc.check_audience(fields["audience"]), texts, fields["latin"],
-                          fields["notice_at"] or utcnow())
-    except bc.BroadcastError as exc:
-        result["error"] = str(exc)
-        return result
-    option = view.options["latin" if fields["latin"] else "as_is"]
-    result.update(recipients=view.recipients, segments=option["segments"], cost=option["cost"],
-                  currency=view.currency, costs={"cyrl": view.options["as_is"]["cost"],
-                                                 "latn": view.options["latin"]["cost"]},
-                  held_until=view.held_until and bc.to_local(app, view.held_until).strftime("%Y-%m-%d %H:%M"))
-    return result
+        return {"error": _("Fill in the title, the place and the start to see the SMS."), "variants": {},
+                "recipients": None, "latin": fields["latin"]}
+    return sms_preview(lambda: meetings.preview_texts(current_app, fields, "notice"), fields["audience"],
+                       fields["latin"], fields["notice_at"])
 
 
 def _meeting_form() -> MeetingForm:
