@@ -156,4 +156,4 @@ def test_language_toggle_keeps_the_choice(console):
                                                                "next": "/console/meetings/"})
     assert response.status_code == 302 and response.headers["Location"] == "/console/meetings/"
     page = browser.get("/console/").get_data(as_text=True)
-    assert '<html lang="en">' in page and "This week at a glance" in page
+    assert "<html lang=\"en\">" in page and "This week at a glance" in page
