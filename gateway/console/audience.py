@@ -82,7 +82,8 @@ def sms_preview(render_texts, audience: list[str], latin: bool, send_at) -> dict
         result["error"] = _("Choose who gets it to see the number of people and the cost.")
         return result
     try:
-        view = bc.preview(app, bc.check_audience(audience), texts, latin, send_at or utcnow())
+        # as each person prefers ("as_is" without forcing) beside everyone in Latin, so both costs show
+        view = bc.preview(app, bc.check_audience(audience), texts, False, send_at or utcnow())
     except bc.BroadcastError as exc:
         result["error"] = str(exc)
         return result

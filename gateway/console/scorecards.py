@@ -48,7 +48,8 @@ class IndicatorRow(Form):
 class RoundForm(FlaskForm):
     service_point = SelectField(_l("Service point"), choices=[], validate_choice=False)
     new_code = StringField(_l("New service point: code"), validators=[Optional(), Length(max=40)])
-    new_kind = SelectField(_l("New service point: kind"), choices=[(k, k) for k in SP_KINDS])
+    new_kind = SelectField(_l("New service point: kind"), choices=[(k, k) for k in SP_KINDS], default="other",
+                           validate_choice=False)
     new_name_mn = StringField(_l("New service point: name in Mongolian"), validators=[Optional(), Length(max=120)])
     new_name_en = StringField(_l("New service point: name in English"), validators=[Optional(), Length(max=120)])
     new_unit = SelectField(_l("New service point: area"), choices=[], validate_choice=False)
@@ -138,7 +139,8 @@ def _create_round(form: RoundForm) -> store.Round:
         point = store.service_point(form.service_point.data)
     else:
         allowed_units = {value for value, _label in form.new_unit.choices}
-        if form.new_unit.data not in allowed_units or not (form.new_code.data or "").strip():
+        if form.new_unit.data not in allowed_units or not (form.new_code.data or "").strip() \
+                or form.new_kind.data not in SP_KINDS:
             raise store.RoundError(_("Choose a service point, or give the new one's code, name and area."))
         point = store.service_point(form.new_code.data.strip(), admin_unit_code=form.new_unit.data,
                                     kind=form.new_kind.data, name_mn=(form.new_name_mn.data or "").strip() or None,
