@@ -133,7 +133,8 @@ def guard(console: Blueprint) -> None:
         if needed is None:
             abort(403)  # a page without a declared role is closed, never open
         if g.principal is None:
-            if request.method == "GET" and not request.accept_mimetypes.accept_json:
+            wants_json = request.accept_mimetypes.best_match(["text/html", "application/json"]) == "application/json"
+            if request.method == "GET" and not wants_json:
                 return redirect(url_for("console.auth.login", next=request.full_path.rstrip("?")))
             abort(401)
         if not g.principal.allows(needed):
