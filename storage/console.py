@@ -1,8 +1,9 @@
 """Console users, their scope, login throttling, and the staff ↔ citizen thread of a complaint.
 
 A console user is a principal like an API token: a role (storage.tokens.ROLES: cso < staff < admin), a scope of
-admin units (a user sees those units and everything below them; an admin with no unit sees the whole country) and
-an organisation. Passwords are stored only as hashes made by the caller (werkzeug's scrypt).
+admin units stored as text like a token's ("BGD,ZAV-IDER": those units and everything below them; "national":
+the whole country, admins only) and an organisation. Passwords are stored only as hashes made by the caller
+(werkzeug's scrypt).
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class ConsoleUser(BaseModel):
     username = pw.CharField(unique=True)  # lower case; never a phone number (refused when created)
     display_name = pw.CharField()
     role = pw.CharField()  # cso | staff | admin
+    scope = pw.TextField(default="")  # "national" or admin-unit codes "BGD,ZAV-IDER"
     organisation = pw.CharField(null=True)
     password_hash = pw.CharField(null=True)  # null until an invited user sets a password
     invite_hash = pw.CharField(null=True, unique=True)  # SHA-256 of the one-time invite token
@@ -31,14 +33,6 @@ class ConsoleUser(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     last_login_at = pw.DateTimeField(null=True)
     disabled_at = pw.DateTimeField(null=True)
-
-
-class ConsoleUserUnit(BaseModel):
-    user = pw.ForeignKeyField(ConsoleUser, backref="units", on_delete="CASCADE")
-    admin_unit = pw.ForeignKeyField(AdminUnit, backref="console_users", on_delete="CASCADE")
-
-    class Meta:
-        indexes = ((("user", "admin_unit"), True),)
 
 
 class LoginThrottle(BaseModel):
@@ -61,7 +55,8 @@ class ComplaintMessage(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
-MODELS = [ConsoleUser, ConsoleUserUnit, LoginThrottle, ComplaintMessage]
+MODELS = [ConsoleUser, LoginThrottle, ComplaintMessage]
+NATIONAL = "national"
 
 
 class UserError(ValueError):
@@ -87,35 +82,29 @@ def create_user(username: str, display_name: str, role: str, unit_codes: list[st
         raise UserError("a user name must not be a phone number")
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}, not {role!r}")
-    units = units_by_code(unit_codes)
-    if role != "admin" and not units:
-        raise UserError("a cso or staff user needs at least one admin unit (--unit CODE)")
+    scope = scope_text(role, unit_codes)
     if ConsoleUser.get_or_none(ConsoleUser.username == name) is not None:
         raise UserError(f"there is already a user {name!r}")
     expires = utcnow() + dt.timedelta(days=invite_days) if invite_token else None
-    with database.atomic():
-        user = ConsoleUser.create(username=name, display_name=(display_name or name).strip()[:120], role=role,
-                                  organisation=(organisation or "").strip() or None, password_hash=password_hash,
-                                  invite_hash=hash_invite(invite_token) if invite_token else None,
-                                  invite_expires_at=expires, created_by=created_by)
-        set_units(user, units)
-    return user
+    return ConsoleUser.create(username=name, display_name=(display_name or name).strip()[:120], role=role,
+                              scope=scope, organisation=(organisation or "").strip() or None,
+                              password_hash=password_hash, invite_hash=hash_invite(invite_token) if invite_token
+                              else None, invite_expires_at=expires, created_by=created_by)
 
 
-def units_by_code(codes: list[str]) -> list[AdminUnit]:
-    units = []
-    for code in [c.strip() for c in codes if c and c.strip()]:
-        unit = AdminUnit.get_or_none((AdminUnit.code == code) & AdminUnit.valid_to.is_null())
-        if unit is None:
-            raise UserError(f"no admin unit with code {code!r}")
-        units.append(unit)
-    return units
-
-
-def set_units(user: ConsoleUser, units: list[AdminUnit]) -> None:
-    ConsoleUserUnit.delete().where(ConsoleUserUnit.user == user).execute()
-    for unit in units:
-        ConsoleUserUnit.create(user=user, admin_unit=unit)
+def scope_text(role: str, unit_codes: list[str]) -> str:
+    """The stored scope: the codes (each a current unit), or "national" for an admin given none."""
+    codes = sorted({c.strip() for c in unit_codes if c and c.strip()})
+    if not codes:
+        if role != "admin":
+            raise UserError("a cso or staff user needs at least one admin unit (--unit CODE)")
+        return NATIONAL
+    known = {u.code for u in AdminUnit.select(AdminUnit.code).where(AdminUnit.code.in_(codes)
+                                                                     & AdminUnit.valid_to.is_null())}
+    unknown = [code for code in codes if code not in known]
+    if unknown:
+        raise UserError(f"no admin unit with code {', '.join(repr(c) for c in unknown)}")
+    return ",".join(codes)
 
 
 def user_by_id(user_id: int) -> ConsoleUser | None:
@@ -154,14 +143,9 @@ def update_user(user: ConsoleUser, role: str, unit_codes: list[str], organisatio
 
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    units = units_by_code(unit_codes)
-    if role != "admin" and not units:
-        raise UserError("a cso or staff user needs at least one admin unit")
-    with database.atomic():
-        (ConsoleUser.update(role=role, organisation=(organisation or "").strip() or None,
-                            session_epoch=ConsoleUser.session_epoch + 1)
-         .where(ConsoleUser.id == user.id).execute())
-        set_units(user, units)
+    (ConsoleUser.update(role=role, scope=scope_text(role, unit_codes),
+                        organisation=(organisation or "").strip() or None, session_epoch=ConsoleUser.session_epoch + 1)
+     .where(ConsoleUser.id == user.id).execute())
 
 
 def set_disabled(user: ConsoleUser, disabled: bool) -> None:
@@ -178,13 +162,8 @@ def list_users() -> list[ConsoleUser]:
 
 
 def unit_codes_of(user: ConsoleUser) -> list[str]:
-    return [row.admin_unit.code for row in
-            ConsoleUserUnit.select(ConsoleUserUnit, AdminUnit).join(AdminUnit).where(ConsoleUserUnit.user == user)
-            .order_by(AdminUnit.code)]
-
-
-def unit_ids_of(user: ConsoleUser) -> list[int]:
-    return [row.admin_unit_id for row in ConsoleUserUnit.select().where(ConsoleUserUnit.user == user)]
+    """The admin-unit codes of the user's scope; [] for national."""
+    return [] if user.scope == NATIONAL else [code for code in (user.scope or "").split(",") if code]
 
 
 def count_admins() -> int:

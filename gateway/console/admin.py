@@ -12,7 +12,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from gateway.channels.base import CHANNEL_CLASSES, get_channel
 from gateway.console import auth
 from gateway.console.audience import unit_choices
-from gateway.console.auth import current_language, role
+from gateway.console.auth import audit, current_language, role
 from gateway.console.dashboard import channel_health
 from gateway.webhooks import ROUTES
 from storage import console as users
@@ -89,7 +89,7 @@ def invite():
         form.username.errors = [str(exc)]
         return _users_page(form, code=400)
     units = ",".join(form.units.data or []) or "national"
-    tokens.audit("user.create", f"user:{user.id} role={user.role} units={units}", actor=g.principal.name)
+    audit("user.create", f"user:{user.id} role={user.role} units={units}")
     return _users_page(invite_link=_link(token))
 
 
@@ -115,8 +115,8 @@ def user_page(user_id: int):
         except users.UserError as exc:
             form.role.errors = [str(exc)]
         else:
-            tokens.audit("user.change", f"user:{user.id} role={form.role.data} "
-                         f"units={','.join(form.units.data or []) or 'national'}", actor=g.principal.name)
+            audit("user.change", f"user:{user.id} role={form.role.data} "
+                         f"units={','.join(form.units.data or []) or 'national'}")
             flash(_("Saved. The user's open sessions have ended."))
             return redirect(url_for(".user_page", user_id=user.id))
     return render_template("console/admin_user.html", user=user, form=form,
@@ -130,10 +130,10 @@ def user_action(user_id: int, action: str):
     user = _user(user_id)
     if action not in ("disable", "enable", "unlock", "reinvite"):
         abort(404)
-    if action == "disable" and (user.id == g.principal.user.id or (user.role == "admin" and users.count_admins() <= 1)):
+    if action == "disable" and (user.id == g.principal.id or (user.role == "admin" and users.count_admins() <= 1)):
         flash(_("You cannot disable yourself or the last admin."), "error")
         return redirect(url_for(".user_page", user_id=user.id))
-    tokens.audit(f"user.{action}", f"user:{user.id}", actor=g.principal.name)
+    audit(f"user.{action}", f"user:{user.id}")
     if action == "unlock":
         auth.unlock(user.username)
         flash(_("Unlocked."))
@@ -160,7 +160,7 @@ def tokens_page():
         if not form.validate_on_submit():
             return render_template("console/admin_tokens.html", form=form, rows=tokens.list_tokens()), 400
         token, plain = tokens.create_token(form.name.data.strip(), form.role.data)
-        tokens.audit("token.create", f"token:{token.id} role={token.role}", actor=g.principal.name)
+        audit("token.create", f"token:{token.id} role={token.role}")
     return render_template("console/admin_tokens.html", form=form, rows=tokens.list_tokens(), plain=plain)
 
 
@@ -168,7 +168,7 @@ def tokens_page():
 @role("admin")
 def revoke_token(token_id: int):
     if tokens.revoke(token_id):
-        tokens.audit("token.revoke", f"token:{token_id}", actor=g.principal.name)
+        audit("token.revoke", f"token:{token_id}")
         flash(_("The token is revoked: it stops working at once."))
     return redirect(url_for(".tokens_page"))
 
@@ -200,7 +200,7 @@ def channels_page():
                     checks[name] = (True, mask_phones_in(str(channel.check()))[:200])
                 except Exception as exc:  # any SDK or network error is the answer to "is it reachable?"
                     checks[name] = (False, mask_phones_in(f"{type(exc).__name__}: {exc}")[:200])
-        tokens.audit("channels.check", None, actor=g.principal.name)
+        audit("channels.check", None)
     health = channel_health(current_app)
     return render_template("console/admin_channels.html", channels=health, checks=checks,
                            urls={row["name"]: webhook_urls(row["name"]) for row in health})

@@ -65,28 +65,42 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return public or request.is_secure
 
 
-@dataclass
+@dataclass(frozen=True)
 class Principal:
-    """The signed-in user as the console sees them: role, the units they were given, and their organisation."""
+    """The signed-in user as a principal: role, scope of admin-unit codes (or national), organisation. The same
+    interface as the access model's Principal (at_least, national, covers, label), which replaces it there."""
 
-    user: users.ConsoleUser
-    unit_ids: list[int]
-    unit_codes: list[str]
+    kind: str
+    id: int
+    name: str
+    role: str
+    codes: tuple[str, ...]
+    national: bool
+    organisation: str | None = None
+
+    def at_least(self, role: str) -> bool:
+        return tokens.role_allows(self.role, role)
+
+    def covers(self, unit_id: int | None) -> bool:
+        from gateway.console import scope
+
+        return scope.includes_unit(unit_id)
 
     @property
-    def role(self) -> str:
-        return self.user.role
+    def label(self) -> str:
+        return f"{self.kind}:{self.id} {self.name}" + (f" ({self.organisation})" if self.organisation else "")
 
-    @property
-    def name(self) -> str:
-        return self.user.username
 
-    @property
-    def national(self) -> bool:
-        return self.user.role == "admin" and not self.unit_ids
+def principal_of(user: users.ConsoleUser) -> Principal:
+    codes = tuple(users.unit_codes_of(user))
+    return Principal("user", user.id, user.username, user.role, codes, user.scope == users.NATIONAL,
+                     user.organisation)
 
-    def allows(self, role: str) -> bool:
-        return tokens.role_allows(self.user.role, role)
+
+def audit(action: str, target: str | None = None, principal: Principal | None = None) -> None:
+    """One audit-log entry naming the signed-in user (or `principal`)."""
+    who = principal or current()
+    tokens.audit(action, target, actor=who.label if who else "console")
 
 
 def current_language() -> str:
@@ -137,7 +151,7 @@ def guard(console: Blueprint) -> None:
             if request.method == "GET" and not wants_json:
                 return redirect(url_for("console.auth.login", next=request.full_path.rstrip("?")))
             abort(401)
-        if not g.principal.allows(needed):
+        if not g.principal.at_least(needed):
             abort(403)
         return None
 
@@ -156,7 +170,7 @@ def guard(console: Blueprint) -> None:
     @console.app_context_processor
     def _template_globals():
         menu = [item for item in MENU if item[0] in current_app.view_functions]
-        return {"principal": g.get("principal"), "language": current_language(), "menu": menu,
+        return {"principal": g.get("principal"), "user": g.get("user"), "language": current_language(), "menu": menu,
                 "role_names": ROLE_NAMES}
 
     from gateway.console import errors
@@ -172,7 +186,8 @@ def _load_principal() -> Principal | None:
     if user is None or user.disabled_at is not None or user.session_epoch != epoch or not user.password_hash:
         session.clear()
         return None
-    return Principal(user, users.unit_ids_of(user), users.unit_codes_of(user))
+    g.user = user
+    return principal_of(user)
 
 
 # ---- login -----------------------------------------------------------------------------------------------
@@ -233,7 +248,7 @@ def attempt_login(username: str, password: str, address: str) -> users.ConsoleUs
         for key in keys:
             users.clear_failures(key)
         users.record_login(user)
-        tokens.audit("console.login", f"user:{user.id}", actor=user.username)
+        audit("console.login", f"user:{user.id}", principal_of(user))
         log_event("console.login", user=user.username)
         return user
     failures = 0
@@ -258,7 +273,7 @@ def _log_failure(username: str, address: str, reason: str, failures: int) -> Non
     user = users.user_by_name(username)
     who = user.username if user else "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:8]
     log_event("console.login_failed", logging.WARNING, user=who, address=address, reason=reason, failures=failures)
-    tokens.audit("console.login_failed", f"{reason}; failures={failures}", actor=who)
+    tokens.audit("console.login_failed", f"{reason}; failures={failures}", actor=who)  # nobody signed in: no principal
 
 
 def unlock(username: str) -> None:
@@ -268,7 +283,7 @@ def unlock(username: str) -> None:
 @bp.post("/logout")
 @role("cso")
 def logout():
-    tokens.audit("console.logout", f"user:{g.principal.user.id}", actor=g.principal.name)
+    audit("console.logout", f"user:{g.principal.id}")
     session.clear()
     flash(_("You are signed out."))
     return redirect(url_for("console.auth.login"))
@@ -302,7 +317,7 @@ def invite(token: str):
     form = PasswordForm()
     if form.validate_on_submit():
         users.accept_invite(user, hash_password(form.password.data))
-        tokens.audit("console.invite_accepted", f"user:{user.id}", actor=user.username)
+        audit("console.invite_accepted", f"user:{user.id}", principal_of(user))
         flash(_("Your password is set. Sign in with it."))
         return redirect(url_for("console.auth.login"))
     return render_template("console/invite.html", form=form, user=user)
@@ -313,8 +328,8 @@ def invite(token: str):
 def account():
     form = PasswordForm()
     if form.validate_on_submit():
-        users.set_password(g.principal.user, hash_password(form.password.data))
-        tokens.audit("console.password_changed", f"user:{g.principal.user.id}", actor=g.principal.name)
+        users.set_password(g.user, hash_password(form.password.data))
+        audit("console.password_changed", f"user:{g.principal.id}")
         session.clear()
         flash(_("Your password is changed. Sign in with the new one."))
         return redirect(url_for("console.auth.login"))

@@ -13,9 +13,8 @@ from wtforms.validators import DataRequired, Length, Optional
 from gateway import broadcasts as bc
 from gateway.console import scope
 from gateway.console.audience import AudienceMixin, sms_preview
-from gateway.console.auth import current_language, role
+from gateway.console.auth import audit, current_language, role
 from storage import meetings as store
-from storage import tokens
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
 LISTED = 100
@@ -89,7 +88,7 @@ def create():
     except bc.BroadcastError as exc:
         form.text_mn.errors = list(form.text_mn.errors) + [str(exc)]
         return render_template("console/broadcast_new.html", form=form, preview=broadcast_preview(fields)), 400
-    tokens.audit("broadcast.create", broadcast.origin, actor=g.principal.name)
+    audit("broadcast.create", broadcast.origin)
     flash(_("The broadcast is saved.") + " " + (_("Sending has started.") if broadcast.status == "queued"
                                                  else _("It will go at the chosen time.")))
     return redirect(url_for(".show", broadcast_id=broadcast.id))
@@ -136,6 +135,6 @@ def cancel(broadcast_id: int):
     if not form.validate_on_submit():
         return _show(broadcast, form, 400)
     cancelled = bc.cancel_broadcast(current_app, broadcast, f"cancelled by {g.principal.name}")
-    tokens.audit("broadcast.cancel", broadcast.origin, actor=g.principal.name)
+    audit("broadcast.cancel", broadcast.origin)
     flash(_("Cancelled: %(n)d messages will not be sent.", n=cancelled))
     return redirect(url_for(".show", broadcast_id=broadcast.id))

@@ -15,11 +15,10 @@ from wtforms.validators import DataRequired, Length, Optional
 from gateway import complaint_thread
 from gateway import complaints as service
 from gateway.console import scope
-from gateway.console.auth import role
+from gateway.console.auth import audit, role
 from gateway.console.forms import FilterForm, page_number
 from storage import complaints as store
 from storage import console as queries
-from storage import tokens
 from storage.db import utcnow
 from storage.models import AdminUnit
 from storage.phones import mask_phones_in
@@ -83,7 +82,7 @@ def index():
         overdue=bool(form.overdue.data), now=utcnow(), sensitive="only" if restricted else "exclude",
         limit=PER_PAGE, offset=(page - 1) * PER_PAGE)
     if restricted:
-        tokens.audit("complaints.restricted_list", None, actor=g.principal.name)
+        audit("complaints.restricted_list", None)
 
     def page_args(number: int) -> str:
         return urlencode({**request.args.to_dict(), "page": number})
@@ -112,8 +111,7 @@ def load(ref: str) -> store.Complaint:
         abort(404)
     if complaint.sensitive and not _is_admin():
         abort(404)
-    tokens.audit("complaint.restricted_read" if complaint.sensitive else "complaint.read", complaint.ref,
-                 actor=g.principal.name)
+    audit("complaint.restricted_read" if complaint.sensitive else "complaint.read", complaint.ref)
     return complaint
 
 
@@ -160,7 +158,7 @@ def change_status(ref: str):
     except store.ComplaintError as exc:
         form.status.errors = [str(exc)]
         return _detail(complaint, forms, 409)
-    tokens.audit("complaint.status", f"{complaint.ref} → {form.status.data}", actor=g.principal.name)
+    audit("complaint.status", f"{complaint.ref} → {form.status.data}")
     flash(_("Status changed.") + (" " + _("The citizen was asked whether it is solved.") if asked else ""))
     return redirect(url_for(".show", ref=complaint.ref))
 
@@ -176,7 +174,7 @@ def redact(ref: str):
             form.text.errors = [_("Write the text to share.")]
         return _detail(complaint, forms, 400)
     store.redact(complaint, mask_phones_in(form.text.data.strip()), g.principal.name)
-    tokens.audit("complaint.redact", complaint.ref, actor=g.principal.name)
+    audit("complaint.redact", complaint.ref)
     flash(_("The shareable text is saved. Only this text appears in reports."))
     return redirect(url_for(".show", ref=complaint.ref))
 
@@ -194,7 +192,7 @@ def reply(ref: str):
     except complaint_thread.ThreadError:
         form.text.errors = [_("The citizen cannot be reached: the complaint has no contact, or they said STOP.")]
         return _detail(complaint, forms, 409)
-    tokens.audit("complaint.reply", complaint.ref, actor=g.principal.name)
+    audit("complaint.reply", complaint.ref)
     flash(_("Your message is queued. The citizen's answer will appear here."))
     return redirect(url_for(".show", ref=complaint.ref) + "#thread")
 
@@ -213,6 +211,6 @@ def sensitive(ref: str):
     if not flag and not _is_admin():
         abort(403)
     store.set_sensitive(complaint, flag, g.principal.name)
-    tokens.audit("complaint.sensitive", f"{complaint.ref} {flag}", actor=g.principal.name)
+    audit("complaint.sensitive", f"{complaint.ref} {flag}")
     flash(_("Moved to the restricted queue: only admins see it now.") if flag else _("Moved back to the inbox."))
     return redirect(url_for(".show", ref=complaint.ref) if _is_admin() else url_for(".index"))

@@ -10,8 +10,7 @@ from flask import Blueprint, Response, abort, current_app, g, jsonify, render_te
 from gateway import digests
 from gateway.console import scope
 from gateway.console.audience import unit_choices
-from gateway.console.auth import current_language, role
-from storage import tokens
+from gateway.console.auth import audit, current_language, role
 from storage.digests import Week
 
 bp = Blueprint("digests", __name__, url_prefix="/digests")
@@ -37,7 +36,7 @@ def _unit(code: str | None) -> str | None:
         return code
     if scope.ids() is None:
         return None
-    return principal.unit_codes[0]
+    return principal.codes[0]
 
 
 def weeks_offered() -> list[Week]:
@@ -55,7 +54,7 @@ def index():
     week = _week(request.args.get("week"))
     unit = _unit(request.args.get("unit"))
     digest = digests.build(current_app, week, unit)
-    tokens.audit("digest.read", f"{week.label}.page" + (f" unit={unit}" if unit else ""), actor=g.principal.name)
+    audit("digest.read", f"{week.label}.page" + (f" unit={unit}" if unit else ""))
     units = unit_choices(current_language())
     return render_template("console/digests.html", digest=digest, week=week, unit=unit, weeks=weeks_offered(),
                            units=[(value.split(":", 1)[1], label) for value, label in units],
@@ -70,7 +69,7 @@ def download(label: str, fmt: str):
     week = _week(label)
     unit = _unit(request.args.get("unit"))
     digest = digests.build(current_app, week, unit)
-    tokens.audit("digest.read", f"{week.label}.{fmt}" + (f" unit={unit}" if unit else ""), actor=g.principal.name)
+    audit("digest.read", f"{week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
     if fmt == "json":
         response = jsonify(digest)
     else:

@@ -14,9 +14,8 @@ from gateway import broadcasts as bc
 from gateway import meetings
 from gateway.console import scope
 from gateway.console.audience import AudienceMixin, sms_preview
-from gateway.console.auth import current_language, role
+from gateway.console.auth import audit, current_language, role
 from storage import meetings as store
-from storage import tokens
 from storage.db import utcnow
 from storage.phones import mask_phones_in
 
@@ -103,7 +102,7 @@ def create():
                 form.title_mn.errors = list(form.title_mn.errors) + [str(exc)]
                 return render_template("console/meeting_new.html", form=form,
                                        preview=notice_preview(fields)), 400
-            tokens.audit("meeting.create", f"meeting:{meeting.id}", actor=g.principal.name)
+            audit("meeting.create", f"meeting:{meeting.id}")
             flash(_("The meeting is saved. The notice and reminders are planned."))
             return redirect(url_for(".show", meeting_id=meeting.id))
     elif request.method == "POST":
@@ -159,7 +158,7 @@ def move(meeting_id: int):
     except bc.BroadcastError as exc:
         form.starts_at.errors = [str(exc)]
         return _show(meeting, move=form, code=400)
-    tokens.audit("meeting.move", f"meeting:{meeting.id}", actor=g.principal.name)
+    audit("meeting.move", f"meeting:{meeting.id}")
     flash(_("The meeting is moved. A correction goes out and the reminders are planned again."))
     return redirect(url_for(".show", meeting_id=meeting.id))
 
@@ -172,7 +171,7 @@ def cancel(meeting_id: int):
     if not form.validate_on_submit():
         return _show(meeting, cancel=form, code=400)
     meetings.cancel_meeting(current_app, meeting, created_by=g.principal.name)
-    tokens.audit("meeting.cancel", f"meeting:{meeting.id}", actor=g.principal.name)
+    audit("meeting.cancel", f"meeting:{meeting.id}")
     flash(_("The meeting is cancelled. Everyone who was told gets a cancellation."))
     return redirect(url_for(".show", meeting_id=meeting.id))
 

@@ -21,10 +21,9 @@ from gateway import contact_import
 from gateway.clock import local_today
 from gateway.console import scope
 from gateway.console.audience import KIND_NAMES, unit_choices
-from gateway.console.auth import current_language, role
+from gateway.console.auth import audit, current_language, role
 from storage import console as queries
 from storage import meetings as meeting_store
-from storage import tokens
 from storage.db import utcnow
 
 bp = Blueprint("people", __name__, url_prefix="/people")
@@ -111,7 +110,7 @@ def _staging_dir() -> Path:
 def _staged_path(token: str) -> Path:
     if not token or not all(c.isalnum() or c in "-_" for c in token):
         abort(400)
-    return _staging_dir() / f"{g.principal.user.id}-{token}.csv"
+    return _staging_dir() / f"{g.principal.id}-{token}.csv"
 
 
 @bp.post("/import")
@@ -154,8 +153,8 @@ def import_contacts():
         return _people_page(import_form=form, preview=checked)
     outcomes = contact_import.apply(current_app, checked, (form.group.data or "").strip() or None)
     path.unlink(missing_ok=True)
-    tokens.audit("contacts.import", f"rows={checked.rows} created={outcomes['created']} "
-                 f"updated={outcomes['updated']} rejected={len(checked.rejected)}", actor=g.principal.name)
+    audit("contacts.import", f"rows={checked.rows} created={outcomes['created']} "
+                 f"updated={outcomes['updated']} rejected={len(checked.rejected)}")
     flash(_("Imported: %(created)d new, %(updated)d already known, %(opted)d left alone (they said STOP), "
             "%(rejected)d lines rejected.", created=outcomes["created"], updated=outcomes["updated"],
             opted=outcomes["opted_out"], rejected=len(checked.rejected)))
@@ -216,7 +215,7 @@ def _save_units(rows: list[tuple[int, dict]], form_name: str, form):
         return _people_page(unit_errors=errors or [(0, _("Nothing to add."))], code=400,
                             **{form_name: form})
     queries.add_admin_units(good, local_today(current_app))
-    tokens.audit("admin_units.add", ", ".join(row["code"] for row in good)[:200], actor=g.principal.name)
+    audit("admin_units.add", ", ".join(row["code"] for row in good)[:200])
     flash(_("Added %(n)d units.", n=len(good)))
     return redirect(url_for(".index") + "#tree")
 

@@ -18,7 +18,7 @@ def ids() -> set[int] | None:
         return None
     if "scope_ids" not in g:
         found: set[int] = set()
-        for code in principal.unit_codes:
+        for code in principal.codes:
             found.update(meeting_store.unit_subtree_ids("unit", code))
         g.scope_ids = found
     return g.scope_ids

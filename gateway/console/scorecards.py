@@ -25,10 +25,9 @@ from gateway import broadcasts as bc
 from gateway import digests
 from gateway.console import scope
 from gateway.console.audience import unit_choices
-from gateway.console.auth import current_language, role
+from gateway.console.auth import audit, current_language, role
 from storage import digests as digest_store
 from storage import scorecards as store
-from storage import tokens
 
 bp = Blueprint("scorecards", __name__, url_prefix="/scorecards")
 STATUS_NAMES = {"draft": _l("draft"), "open": _l("open"), "closed": _l("closed")}
@@ -125,7 +124,7 @@ def create():
             round_ = _create_round(form)
         except store.RoundError as exc:
             return render_template("console/scorecard_new.html", form=form, error=str(exc)), 400
-        tokens.audit("round.create", f"round:{round_.id}", actor=g.principal.name)
+        audit("round.create", f"round:{round_.id}")
         flash(_("The round is saved as a draft. Open it when scoring should start."))
         return redirect(url_for(".show", round_id=round_.id))
     return render_template("console/scorecard_new.html", form=form), 400
@@ -196,7 +195,7 @@ def change_status(round_id: int):
     except store.RoundError:
         flash(_("This round cannot change to that status."), "error")
         return redirect(url_for(".show", round_id=round_.id)), 409
-    tokens.audit(f"round.{target}", f"round:{round_.id}", actor=g.principal.name)
+    audit(f"round.{target}", f"round:{round_.id}")
     flash(_("The round is open: people can score it now.") if target == "open" else _("The round is closed."))
     return redirect(url_for(".show", round_id=round_.id))
 
@@ -211,7 +210,7 @@ def self_score(round_id: int):
         return _show(round_, 400, self_form=form)
     store.set_self_score(round_, form.indicator.data, float(form.score.data) if form.score.data else None,
                          form.note.data)
-    tokens.audit("round.self_score", f"round:{round_.id} {form.indicator.data}", actor=g.principal.name)
+    audit("round.self_score", f"round:{round_.id} {form.indicator.data}")
     flash(_("The provider's score is saved."))
     return redirect(url_for(".show", round_id=round_.id))
 
@@ -226,7 +225,7 @@ def add_action(round_id: int):
         return _show(round_, 400, action_form=form)
     store.add_action_item(round_, form.action.data.strip(), form.owner_role.data.strip(), form.owner_org.data.strip(),
                           form.due_on.data, form.indicator.data or None)
-    tokens.audit("round.action_item", f"round:{round_.id}", actor=g.principal.name)
+    audit("round.action_item", f"round:{round_.id}")
     flash(_("The action item is added."))
     return redirect(url_for(".show", round_id=round_.id) + "#actions")
 
@@ -241,7 +240,7 @@ def update_action(round_id: int):
     if item is None:
         return _show(round_, 400, update_form=form)
     store.update_action_item(item, form.status.data, form.note.data or None, g.principal.name)
-    tokens.audit("round.action_update", f"action:{item.id} {form.status.data}", actor=g.principal.name)
+    audit("round.action_update", f"action:{item.id} {form.status.data}")
     flash(_("The action item is updated."))
     return redirect(url_for(".show", round_id=round_.id) + "#actions")
 

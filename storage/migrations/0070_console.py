@@ -7,11 +7,6 @@ import peewee as pw
 from storage.db import BaseModel, utcnow
 
 
-class AdminUnit(BaseModel):
-    class Meta:
-        table_name = "admin_unit"
-
-
 class Message(BaseModel):
     class Meta:
         table_name = "message"
@@ -26,6 +21,7 @@ class ConsoleUser(BaseModel):
     username = pw.CharField(unique=True)
     display_name = pw.CharField()
     role = pw.CharField()
+    scope = pw.TextField(default="")
     organisation = pw.CharField(null=True)
     password_hash = pw.CharField(null=True)
     invite_hash = pw.CharField(null=True, unique=True)
@@ -35,14 +31,6 @@ class ConsoleUser(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
     last_login_at = pw.DateTimeField(null=True)
     disabled_at = pw.DateTimeField(null=True)
-
-
-class ConsoleUserUnit(BaseModel):
-    user = pw.ForeignKeyField(ConsoleUser, backref="units", on_delete="CASCADE")
-    admin_unit = pw.ForeignKeyField(AdminUnit, backref="console_users", on_delete="CASCADE")
-
-    class Meta:
-        indexes = ((("user", "admin_unit"), True),)
 
 
 class LoginThrottle(BaseModel):
@@ -61,7 +49,7 @@ class ComplaintMessage(BaseModel):
     created_at = pw.DateTimeField(default=utcnow)
 
 
-MODELS = [ConsoleUser, ConsoleUserUnit, LoginThrottle, ComplaintMessage]
+MODELS = [ConsoleUser, LoginThrottle, ComplaintMessage]
 
 
 def up(migrator, db):
