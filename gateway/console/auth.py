@@ -17,7 +17,19 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    abort,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -104,6 +116,8 @@ def audit(action: str, target: str | None = None, principal: Principal | None = 
 
 
 def current_language() -> str:
+    if not has_request_context():  # a CLI or job rendering a template (the digest report)
+        return "mn"
     chosen = request.cookies.get(LANGUAGE_COOKIE)
     return chosen if chosen in ("mn", "en") else "mn"
 
@@ -169,6 +183,8 @@ def guard(console: Blueprint) -> None:
 
     @console.app_context_processor
     def _template_globals():
+        if not has_request_context():
+            return {}
         menu = [item for item in MENU if item[0] in current_app.view_functions]
         return {"principal": g.get("principal"), "user": g.get("user"), "language": current_language(), "menu": menu,
                 "role_names": ROLE_NAMES}
