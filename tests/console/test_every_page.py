@@ -3,6 +3,7 @@ assets, and no seeded phone number appears in it in any written form (nor the nu
 from __future__ import annotations
 
 import re
+from html.parser import HTMLParser
 
 import pytest
 from flask import Flask
@@ -75,3 +76,66 @@ def test_pages_of_each_role_show_no_number(app, seeded, console, name):
         body = response.get_data(as_text=True) if response.mimetype != "image/png" else ""
         for form in number_forms():
             assert form not in body, f"{form!r} shown to {name} on {url}"
+
+
+class FormControls(HTMLParser):
+    """Inputs, selects and text areas, and the ids that a <label for> names or that sit inside a <label>."""
+
+    def __init__(self):
+        super().__init__()
+        self.controls: list[dict] = []
+        self.labelled: set[str] = set()
+        self.inside_label = 0
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "label":
+            self.inside_label += 1
+            if attributes.get("for"):
+                self.labelled.add(attributes["for"])
+        elif tag in ("input", "select", "textarea") and attributes.get("type") not in ("hidden", "submit"):
+            self.controls.append({**attributes, "_wrapped": self.inside_label > 0, "_tag": tag})
+
+    def handle_endtag(self, tag):
+        if tag == "label":
+            self.inside_label -= 1
+
+
+def test_every_form_field_has_a_label_and_every_page_a_language(app, seeded, console):
+    browser = console("admin")
+    for url in page_urls(app, seeded):
+        response = browser.get(url, follow_redirects=True)
+        if response.mimetype != "text/html" or "attachment" in response.headers.get("Content-Disposition", ""):
+            continue
+        body = response.get_data(as_text=True)
+        assert re.search(r'<html lang="(mn|en)">', body), url
+        parser = FormControls()
+        parser.feed(body)
+        for control in parser.controls:
+            named = control["_wrapped"] or control.get("id") in parser.labelled or control.get("aria-label")
+            assert named, f"{url}: <{control['_tag']} name={control.get('name')!r}> has no label"
+
+
+def test_dashboard_counts_the_week(app, seeded, console, db):
+    page = console("admin").get("/console/").get_data(as_text=True)
+    tiles = re.findall(r"<strong>([^<]+)</strong>", page)
+    assert tiles[1] == "2", "two open complaints (one restricted) for a national admin"
+    assert "1 амжилтгүй" in page, "the failed send of today"
+    staff_page = console("staff").get("/console/").get_data(as_text=True)
+    assert re.findall(r"<strong>([^<]+)</strong>", staff_page)[1] == "2"
+    assert re.findall(r"<strong>([^<]+)</strong>", console("zavkhan").get("/console/").get_data(as_text=True))[1] == "0"
+
+
+def test_dashboard_says_when_the_phone_was_last_seen(make_app, db, people, frozen_clock, monkeypatch):
+    import datetime as dt
+
+    from storage import outbox as outbox_store
+    from storage.db import utcnow
+    from tests.console.conftest import Console
+
+    monkeypatch.setenv("ANDROID_GATEWAY_URL", "http://127.0.0.1:9")
+    app = make_app(channels={"android": {"enabled": True}})
+    outbox_store.mark_seen("android", utcnow() - dt.timedelta(minutes=7), "pass")
+    browser = Console(app)
+    assert browser.login("cso").status_code == 302
+    assert "утас 7 минутын өмнө холбогдсон" in browser.get("/console/").get_data(as_text=True)
