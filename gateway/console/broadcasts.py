@@ -67,8 +67,10 @@ def _form() -> BroadcastForm:
 @role("staff")
 def index():
     rows = [b for b in store.latest_broadcasts(LISTED) if scope.audience_allowed(b.audience)]
+    from gateway.console.meetings import PURPOSE_NAMES
+
     return render_template("console/broadcasts.html", rows=[(b, store.status_counts([b.origin])) for b in rows],
-                           status_names=STATUS_NAMES)
+                           status_names=STATUS_NAMES, purpose_names=PURPOSE_NAMES)
 
 
 @bp.route("/new", methods=["GET", "POST"])

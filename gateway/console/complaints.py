@@ -15,7 +15,7 @@ from wtforms.validators import DataRequired, Length, Optional
 from gateway import complaint_thread
 from gateway import complaints as service
 from gateway.console import scope
-from gateway.console.auth import audit, role
+from gateway.console.auth import audit, current_language, role
 from gateway.console.forms import FilterForm, page_number
 from storage import complaints as store
 from storage import console as queries
@@ -27,6 +27,10 @@ bp = Blueprint("complaints", __name__, url_prefix="/complaints")
 PER_PAGE = 50
 STATUS_NAMES = {"new": _l("new"), "routed": _l("routed"), "answered": _l("answered"), "resolved": _l("resolved"),
                 "closed": _l("closed"), "open": _l("open (not resolved)")}
+
+
+MESSAGE_NAMES = {"queued": _l("waiting"), "sending": _l("sending"), "sent": _l("sent"), "delivered": _l("delivered"),
+                 "failed": _l("failed"), "cancelled": _l("cancelled")}
 
 
 class InboxFilter(FilterForm):
@@ -55,6 +59,14 @@ class SensitiveForm(FlaskForm):
     sensitive = BooleanField(_l("Sensitive: move to the restricted queue"))
 
 
+def category_names(language: str) -> dict[str, str]:
+    """The complaint flow's own names for its categories (water → "Ус түгээх байр"), in the reader's language."""
+    flow = current_app.extensions["gateway.flows"].get("complaint")
+    step = flow.steps.get("category") if flow else None
+    choices = step.answer.choices if step and step.answer else ()
+    return {c.key: (c.label.en or c.label.mn) if language == "en" else (c.label.mn or c.label.en) for c in choices}
+
+
 def _is_admin() -> bool:
     return g.principal.role == "admin"
 
@@ -64,7 +76,8 @@ def _is_admin() -> bool:
 def index():
     form = InboxFilter()
     form.status.choices = [("", _("any"))] + [(key, STATUS_NAMES[key]) for key in ("open",) + store.STATUSES]
-    form.category.choices = [("", _("any"))] + [(c, c) for c in queries.complaint_categories()]
+    names = category_names(current_language())
+    form.category.choices = [("", _("any"))] + [(c, names.get(c, c)) for c in queries.complaint_categories()]
     status = form.status.data if form.status.data in STATUS_NAMES else None
     category = form.category.data or None
     unit_ids = None
@@ -88,7 +101,7 @@ def index():
         return urlencode({**request.args.to_dict(), "page": number})
     return render_template("console/complaints.html", form=form, rows=rows, total=total, page=page,
                            per_page=PER_PAGE, page_args=page_args, now=utcnow(), status_names=STATUS_NAMES,
-                           open_statuses=store.OPEN_STATUSES)
+                           open_statuses=store.OPEN_STATUSES, category_names=names)
 
 
 def scope_filtered(code: str) -> list[int]:
@@ -134,7 +147,8 @@ def _detail(complaint: store.Complaint, forms: dict, code: int = 200):
         "console/complaint.html", c=complaint, view=store.complaint_view(complaint), unit=unit,
         events=list(complaint.events.order_by(store.ComplaintEvent.at, store.ComplaintEvent.id)),
         thread=queries.thread_of(complaint.id), can_reply=complaint_thread.can_reply(complaint),
-        status_names=STATUS_NAMES, now=utcnow(), **forms), code
+        status_names=STATUS_NAMES, now=utcnow(), category_names=category_names(current_language()),
+        message_names=MESSAGE_NAMES, **forms), code
 
 
 @bp.get("/<ref>")

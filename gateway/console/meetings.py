@@ -20,9 +20,15 @@ from storage.db import utcnow
 from storage.phones import mask_phones_in
 
 bp = Blueprint("meetings", __name__, url_prefix="/meetings")
+PURPOSE_NAMES = {"notice": _l("notice"), "reminder": _l("reminder"), "correction": _l("correction"),
+                 "cancellation": _l("cancellation"), "broadcast": _l("broadcast")}
 KIND_NAMES = {"inh": _l("Citizens' public meeting (ИНХ)"), "interface": _l("Interface meeting (scorecard)"),
               "consultation": _l("Consultation"), "ldf": _l("Local development fund")}
 TIME_FORMAT = "%Y-%m-%dT%H:%M"
+
+
+SEND_NAMES = {"scheduled": _l("scheduled"), "enqueuing": _l("queueing"), "queued": _l("sent out"),
+              "cancelled": _l("cancelled"), "dropped": _l("dropped (too late)")}
 
 
 class MeetingForm(AudienceMixin, FlaskForm):
@@ -136,7 +142,8 @@ def _show(meeting: store.Meeting, move: MoveForm | None = None, cancel: CancelFo
     questions = [(q.created_at, mask_phones_in(q.text)) for q in store.questions_of(meeting)]
     return render_template("console/meeting.html", m=meeting, summary=meetings.meeting_summary(current_app, meeting),
                            tally=store.meeting_tally(meeting), questions=questions, sends=store.meeting_sends(meeting),
-                           move_form=move, cancel_form=cancel or CancelForm(), kind_names=KIND_NAMES), code
+                           move_form=move, cancel_form=cancel or CancelForm(), kind_names=KIND_NAMES,
+                           purpose_names=PURPOSE_NAMES, send_names=SEND_NAMES), code
 
 
 @bp.get("/<int:meeting_id>")
