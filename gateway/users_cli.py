@@ -5,7 +5,7 @@ import click
 from flask import Flask
 
 from gateway.cli import with_app
-from storage.tokens import ROLES
+from storage.access import ROLES
 
 
 def base_url(app: Flask) -> str:
@@ -38,7 +38,8 @@ def users_create(app: Flask, username: str, role: str, units: tuple[str, ...], d
     """Create a console user (the first admin: `gateway users create admin --role admin`)."""
     from gateway.console.auth import MIN_PASSWORD, hash_password, new_invite_token
     from storage import console as users
-    from storage.tokens import audit
+    from storage.access import cli_principal
+    from storage.audit import record
 
     token = new_invite_token() if invite else None
     password_hash = None
@@ -52,7 +53,7 @@ def users_create(app: Flask, username: str, role: str, units: tuple[str, ...], d
                                  "cli", invite_token=token)
     except users.UserError as exc:
         raise click.ClickException(str(exc)) from None
-    audit("user.create", f"user:{user.id} role={role} units={','.join(units) or 'national'}", actor="cli")
+    record(cli_principal(), "user.create", f"user:{user.id}", f"role={role} scope={user.scope}")
     scope = ", ".join(units) if units else "the whole country"
     click.echo(f"user {user.username} ({role}, sees {scope}) created")
     if token:
@@ -105,11 +106,12 @@ def users_invite(app: Flask, username: str) -> None:
 def users_unlock(app: Flask, username: str) -> None:
     """Lift a lock after too many failed sign-ins."""
     from gateway.console.auth import unlock
-    from storage.tokens import audit
+    from storage.access import cli_principal
+    from storage.audit import record
 
     user = _user(username)
     unlock(user.username)
-    audit("user.unlock", f"user:{user.id}", actor="cli")
+    record(cli_principal(), "user.unlock", f"user:{user.id}")
     click.echo(f"{user.username} unlocked")
 
 
@@ -119,11 +121,12 @@ def users_unlock(app: Flask, username: str) -> None:
 def users_disable(app: Flask, username: str) -> None:
     """Disable a user: every session ends at once."""
     from storage import console as users
-    from storage.tokens import audit
+    from storage.access import cli_principal
+    from storage.audit import record
 
     user = _user(username)
     users.set_disabled(user, True)
-    audit("user.disable", f"user:{user.id}", actor="cli")
+    record(cli_principal(), "user.disable", f"user:{user.id}")
     click.echo(f"{user.username} disabled")
 
 
@@ -133,11 +136,12 @@ def users_disable(app: Flask, username: str) -> None:
 def users_enable(app: Flask, username: str) -> None:
     """Enable a disabled user again."""
     from storage import console as users
-    from storage.tokens import audit
+    from storage.access import cli_principal
+    from storage.audit import record
 
     user = _user(username)
     users.set_disabled(user, False)
-    audit("user.enable", f"user:{user.id}", actor="cli")
+    record(cli_principal(), "user.enable", f"user:{user.id}")
     click.echo(f"{user.username} enabled")
 
 

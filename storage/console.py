@@ -1,9 +1,9 @@
 """Console users, their scope, login throttling, and the staff ↔ citizen thread of a complaint.
 
-A console user is a principal like an API token: a role (storage.tokens.ROLES: cso < staff < admin), a scope of
-admin units stored as text like a token's ("BGD,ZAV-IDER": those units and everything below them; "national":
-the whole country, admins only) and an organisation. Passwords are stored only as hashes made by the caller
-(werkzeug's scrypt).
+A console user is a principal of the access model (storage.access), like an API token: a role (cso < staff < admin),
+a scope of admin units stored as text like a token's ("BGD,ZAV-IDER": those units and everything below them;
+"national": the whole country, admins only) and an organisation. Passwords are stored only as hashes made by the
+caller (werkzeug's scrypt).
 """
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ import hashlib
 
 import peewee as pw
 
+from storage.access import ROLES, Principal, Scope, check_scope, organisation_named
 from storage.complaints import Complaint
 from storage.db import BaseModel, database, utcnow
-from storage.models import AdminUnit, Contact, FlowRun, Message, ServicePoint
+from storage.models import AdminUnit, Contact, FlowRun, Message, Organisation, ServicePoint
 
 USERNAME_MAX = 64
 
@@ -23,8 +24,8 @@ class ConsoleUser(BaseModel):
     username = pw.CharField(unique=True)  # lower case; never a phone number (refused when created)
     display_name = pw.CharField()
     role = pw.CharField()  # cso | staff | admin
-    scope = pw.TextField(default="")  # "national" or admin-unit codes "BGD,ZAV-IDER"
-    organisation = pw.CharField(null=True)
+    scope = pw.TextField(default="")  # storage.access.Scope as text: "national" or admin-unit codes "BGD,ZAV-IDER"
+    organisation = pw.ForeignKeyField(Organisation, null=True, backref="console_users", on_delete="SET NULL")
     password_hash = pw.CharField(null=True)  # null until an invited user sets a password
     invite_hash = pw.CharField(null=True, unique=True)  # SHA-256 of the one-time invite token
     invite_expires_at = pw.DateTimeField(null=True)
@@ -56,7 +57,6 @@ class ComplaintMessage(BaseModel):
 
 
 MODELS = [ConsoleUser, LoginThrottle, ComplaintMessage]
-NATIONAL = "national"
 
 
 class UserError(ValueError):
@@ -73,8 +73,6 @@ def hash_invite(token: str) -> str:
 def create_user(username: str, display_name: str, role: str, unit_codes: list[str], organisation: str | None,
                 password_hash: str | None, created_by: str, invite_token: str | None = None,
                 invite_days: int = 7) -> ConsoleUser:
-    from storage.tokens import ROLES
-
     name = (username or "").strip().lower()
     if not name or len(name) > USERNAME_MAX or not all(c.isalnum() or c in "._-" for c in name):
         raise UserError("a user name is 1-64 letters, digits, dots, dashes or underscores")
@@ -87,24 +85,30 @@ def create_user(username: str, display_name: str, role: str, unit_codes: list[st
         raise UserError(f"there is already a user {name!r}")
     expires = utcnow() + dt.timedelta(days=invite_days) if invite_token else None
     return ConsoleUser.create(username=name, display_name=(display_name or name).strip()[:120], role=role,
-                              scope=scope, organisation=(organisation or "").strip() or None,
+                              scope=scope, organisation=organisation_named(organisation),
                               password_hash=password_hash, invite_hash=hash_invite(invite_token) if invite_token
                               else None, invite_expires_at=expires, created_by=created_by)
 
 
 def scope_text(role: str, unit_codes: list[str]) -> str:
-    """The stored scope: the codes (each a current unit), or "national" for an admin given none."""
-    codes = sorted({c.strip() for c in unit_codes if c and c.strip()})
-    if not codes:
-        if role != "admin":
-            raise UserError("a cso or staff user needs at least one admin unit (--unit CODE)")
-        return NATIONAL
-    known = {u.code for u in AdminUnit.select(AdminUnit.code).where(AdminUnit.code.in_(codes)
-                                                                     & AdminUnit.valid_to.is_null())}
-    unknown = [code for code in codes if code not in known]
-    if unknown:
-        raise UserError(f"no admin unit with code {', '.join(repr(c) for c in unknown)}")
-    return ",".join(codes)
+    """The stored scope: the given admin units, or national for an admin given none (storage.access rules)."""
+    scope = Scope.of(unit_codes) if any(c and c.strip() for c in unit_codes) else Scope.NATIONAL
+    if scope.national and role != "admin":
+        raise UserError("a cso or staff user needs at least one admin unit (--unit CODE)")
+    try:
+        return str(check_scope(role, scope))
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+
+
+def principal_of(user: ConsoleUser) -> Principal:
+    organisation = Organisation.get_or_none(Organisation.id == user.organisation_id) if user.organisation_id else None
+    return Principal("user", user.id, user.username, user.role, Scope.parse(user.scope),
+                     organisation.name if organisation else None)
+
+
+def organisation_of(user: ConsoleUser) -> str | None:
+    return principal_of(user).organisation
 
 
 def user_by_id(user_id: int) -> ConsoleUser | None:
@@ -139,12 +143,10 @@ def set_password(user: ConsoleUser, password_hash: str) -> None:
 
 
 def update_user(user: ConsoleUser, role: str, unit_codes: list[str], organisation: str | None) -> None:
-    from storage.tokens import ROLES
-
     if role not in ROLES:
         raise UserError(f"role must be one of {', '.join(ROLES)}")
-    (ConsoleUser.update(role=role, scope=scope_text(role, unit_codes),
-                        organisation=(organisation or "").strip() or None, session_epoch=ConsoleUser.session_epoch + 1)
+    (ConsoleUser.update(role=role, scope=scope_text(role, unit_codes), organisation=organisation_named(organisation),
+                        session_epoch=ConsoleUser.session_epoch + 1)
      .where(ConsoleUser.id == user.id).execute())
 
 
@@ -163,7 +165,7 @@ def list_users() -> list[ConsoleUser]:
 
 def unit_codes_of(user: ConsoleUser) -> list[str]:
     """The admin-unit codes of the user's scope; [] for national."""
-    return [] if user.scope == NATIONAL else [code for code in (user.scope or "").split(",") if code]
+    return list(Scope.parse(user.scope).codes)
 
 
 def count_admins() -> int:

@@ -6,8 +6,8 @@ from flask import Blueprint, abort, current_app, flash, g, redirect, render_temp
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import SelectField, SelectMultipleField, StringField
-from wtforms.validators import DataRequired, Length, Optional
+from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
+from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from gateway.channels.base import CHANNEL_CLASSES, get_channel
 from gateway.console import auth
@@ -15,10 +15,11 @@ from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
 from gateway.console.dashboard import channel_health
 from gateway.webhooks import ROUTES
+from storage import audit as audit_log
 from storage import console as users
 from storage import tokens
+from storage.access import ROLES, Scope
 from storage.db import utcnow
-from storage.models import AuditLog
 from storage.phones import mask_phones_in
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -28,20 +29,24 @@ AUDIT_ROWS = 200
 class UserForm(FlaskForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=users.USERNAME_MAX)])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
-    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in tokens.ROLES])
+    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
     units = SelectMultipleField(_l("Areas"), choices=[], validate_choice=False)
     organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=120)])
 
 
 class ChangeUserForm(FlaskForm):
-    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in tokens.ROLES])
+    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
     units = SelectMultipleField(_l("Areas"), choices=[], validate_choice=False)
     organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=120)])
 
 
 class TokenForm(FlaskForm):
     name = StringField(_l("Who holds it"), validators=[DataRequired(), Length(max=80)])
-    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in tokens.ROLES])
+    role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
+    units = SelectMultipleField(_l("Areas"), choices=[], validate_choice=False)
+    organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=120)])
+    days = IntegerField(_l("Valid for (days)"), default=tokens.DEFAULT_DAYS,
+                        validators=[DataRequired(), NumberRange(min=1, max=tokens.MAX_DAYS)])
 
 
 def _unit_choices() -> list[tuple[str, str]]:
@@ -57,7 +62,7 @@ def index():
 def _users_page(form: UserForm | None = None, invite_link: str | None = None, code: int = 200):
     form = form or UserForm(prefix="new")
     form.units.choices = _unit_choices()
-    rows = [(user, users.unit_codes_of(user)) for user in users.list_users()]
+    rows = [(user, users.principal_of(user)) for user in users.list_users()]
     locked = {row.key for row in users.locked_keys(utcnow())}
     return render_template("console/admin_users.html", rows=rows, form=form, invite_link=invite_link,
                            locked={user.id for user, _ in rows if auth.throttle_key(user.username) in locked},
@@ -88,8 +93,7 @@ def invite():
     except users.UserError as exc:
         form.username.errors = [str(exc)]
         return _users_page(form, code=400)
-    units = ",".join(form.units.data or []) or "national"
-    audit("user.create", f"user:{user.id} role={user.role} units={units}")
+    audit("user.create", f"user:{user.id}", f"role={user.role} scope={user.scope}")
     return _users_page(invite_link=_link(token))
 
 
@@ -105,7 +109,7 @@ def user_page(user_id: int):
     form.units.choices = _unit_choices()
     if request.method == "GET":
         form.role.data, form.units.data, form.organisation.data = user.role, users.unit_codes_of(user), \
-            user.organisation
+            users.organisation_of(user)
     elif form.validate_on_submit():
         last_admin = user.role == "admin" and form.role.data != "admin" and users.count_admins() <= 1
         try:
@@ -115,8 +119,7 @@ def user_page(user_id: int):
         except users.UserError as exc:
             form.role.errors = [str(exc)]
         else:
-            audit("user.change", f"user:{user.id} role={form.role.data} "
-                         f"units={','.join(form.units.data or []) or 'national'}")
+            audit("user.change", f"user:{user.id}", f"role={form.role.data} scope={users.user_by_id(user.id).scope}")
             flash(_("Saved. The user's open sessions have ended."))
             return redirect(url_for(".user_page", user_id=user.id))
     return render_template("console/admin_user.html", user=user, form=form,
@@ -151,17 +154,29 @@ def user_action(user_id: int, action: str):
 # ---- API tokens ----------------------------------------------------------------------------------------
 
 
+def _tokens_page(form: TokenForm, plain: str | None = None, code: int = 200):
+    rows = [(token, tokens.principal_of(token)) for token in tokens.list_tokens()]
+    return render_template("console/admin_tokens.html", form=form, rows=rows, plain=plain, now=utcnow()), code
+
+
 @bp.route("/tokens", methods=["GET", "POST"])
 @role("admin")
 def tokens_page():
     form = TokenForm(prefix="token")
-    plain = None
-    if request.method == "POST":
-        if not form.validate_on_submit():
-            return render_template("console/admin_tokens.html", form=form, rows=tokens.list_tokens()), 400
-        token, plain = tokens.create_token(form.name.data.strip(), form.role.data)
-        audit("token.create", f"token:{token.id} role={token.role}")
-    return render_template("console/admin_tokens.html", form=form, rows=tokens.list_tokens(), plain=plain)
+    form.units.choices = _unit_choices()
+    if request.method == "GET":
+        return _tokens_page(form)
+    if not form.validate_on_submit():
+        return _tokens_page(form, code=400)
+    scope = Scope.of(form.units.data or []) if form.units.data else None
+    try:
+        token, plain = tokens.create_token(form.name.data.strip(), form.role.data, scope,
+                                           form.organisation.data or None, form.days.data)
+    except ValueError as exc:
+        form.units.errors = [str(exc)]
+        return _tokens_page(form, code=400)
+    audit("token.create", f"token:{token.id}", f"role={token.role} scope={token.scope} days={form.days.data}")
+    return _tokens_page(form, plain=plain)
 
 
 @bp.post("/tokens/<int:token_id>/revoke")
@@ -212,11 +227,6 @@ def channels_page():
 @bp.get("/audit")
 @role("admin")
 def audit_page():
-    query = AuditLog.select().order_by(AuditLog.at.desc(), AuditLog.id.desc())
-    actor, action = request.args.get("actor", "").strip(), request.args.get("action", "").strip()
-    if actor:
-        query = query.where(AuditLog.actor == actor[:80])
-    if action:
-        query = query.where(AuditLog.action.startswith(action[:80]))
-    return render_template("console/admin_audit.html", rows=list(query.limit(AUDIT_ROWS)), actor=actor,
-                           action=action)
+    actor, action = request.args.get("actor", "").strip()[:80], request.args.get("action", "").strip()[:80]
+    rows = audit_log.entries(action=action or None, actor=actor or None, limit=AUDIT_ROWS)
+    return render_template("console/admin_audit.html", rows=rows, actor=actor, action=action)

@@ -15,7 +15,6 @@ import hashlib
 import logging
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
 
 from flask import (
     Blueprint,
@@ -39,8 +38,9 @@ from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
 from gateway.logs import log_event
+from storage import audit as audit_log
 from storage import console as users
-from storage import tokens
+from storage.access import ROLES, Principal, Scope
 from storage.db import utcnow
 
 bp = Blueprint("auth", __name__)
@@ -77,42 +77,10 @@ class ConsoleSessionInterface(SecureCookieSessionInterface):
         return public or request.is_secure
 
 
-@dataclass(frozen=True)
-class Principal:
-    """The signed-in user as a principal: role, scope of admin-unit codes (or national), organisation. The same
-    interface as the access model's Principal (at_least, national, covers, label), which replaces it there."""
-
-    kind: str
-    id: int
-    name: str
-    role: str
-    codes: tuple[str, ...]
-    national: bool
-    organisation: str | None = None
-
-    def at_least(self, role: str) -> bool:
-        return tokens.role_allows(self.role, role)
-
-    def covers(self, unit_id: int | None) -> bool:
-        from gateway.console import scope
-
-        return scope.includes_unit(unit_id)
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind}:{self.id} {self.name}" + (f" ({self.organisation})" if self.organisation else "")
-
-
-def principal_of(user: users.ConsoleUser) -> Principal:
-    codes = tuple(users.unit_codes_of(user))
-    return Principal("user", user.id, user.username, user.role, codes, user.scope == users.NATIONAL,
-                     user.organisation)
-
-
-def audit(action: str, target: str | None = None, principal: Principal | None = None) -> None:
+def audit(action: str, target: str | None = None, detail: str | None = None,
+          principal: Principal | None = None) -> None:
     """One audit-log entry naming the signed-in user (or `principal`)."""
-    who = principal or current()
-    tokens.audit(action, target, actor=who.label if who else "console")
+    audit_log.record(principal or current(), action, target, detail)
 
 
 def current_language() -> str:
@@ -131,7 +99,7 @@ def current() -> Principal | None:
 
 def role(needed: str) -> Callable:
     """Only users of role `needed` or above reach the view (the console's guard enforces it)."""
-    if needed not in tokens.ROLES:
+    if needed not in ROLES:
         raise ValueError(f"unknown role {needed!r}")
 
     def decorate(view: Callable) -> Callable:
@@ -203,7 +171,7 @@ def _load_principal() -> Principal | None:
         session.clear()
         return None
     g.user = user
-    return principal_of(user)
+    return users.principal_of(user)
 
 
 # ---- login -----------------------------------------------------------------------------------------------
@@ -264,7 +232,7 @@ def attempt_login(username: str, password: str, address: str) -> users.ConsoleUs
         for key in keys:
             users.clear_failures(key)
         users.record_login(user)
-        audit("console.login", f"user:{user.id}", principal_of(user))
+        audit("console.login", f"user:{user.id}", principal=users.principal_of(user))
         log_event("console.login", user=user.username)
         return user
     failures = 0
@@ -289,7 +257,10 @@ def _log_failure(username: str, address: str, reason: str, failures: int) -> Non
     user = users.user_by_name(username)
     who = user.username if user else "unknown:" + hashlib.sha256(username.encode()).hexdigest()[:8]
     log_event("console.login_failed", logging.WARNING, user=who, address=address, reason=reason, failures=failures)
-    tokens.audit("console.login_failed", f"{reason}; failures={failures}", actor=who)  # nobody signed in: no principal
+    # nobody is signed in: the entry names the account tried (or a hash of an unknown name), never the password
+    attempted = Principal("login", user.id if user else None, who, user.role if user else "", Scope())
+    audit_log.record(attempted, "console.login_failed", f"user:{user.id}" if user else None,
+                     f"{reason}; failures={failures}")
 
 
 def unlock(username: str) -> None:
@@ -333,7 +304,7 @@ def invite(token: str):
     form = PasswordForm()
     if form.validate_on_submit():
         users.accept_invite(user, hash_password(form.password.data))
-        audit("console.invite_accepted", f"user:{user.id}", principal_of(user))
+        audit("console.invite_accepted", f"user:{user.id}", principal=users.principal_of(user))
         flash(_("Your password is set. Sign in with it."))
         return redirect(url_for("console.auth.login"))
     return render_template("console/invite.html", form=form, user=user)

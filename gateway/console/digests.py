@@ -36,7 +36,7 @@ def _unit(code: str | None) -> str | None:
         return code
     if scope.ids() is None:
         return None
-    return principal.codes[0]
+    return principal.scope.codes[0]
 
 
 def weeks_offered() -> list[Week]:

@@ -1,8 +1,8 @@
-"""What a signed-in user may see: the admin units they were given and everything below them.
+"""What a signed-in user may see: the admin units of their scope and everything below them.
 
-An admin with no unit sees the whole country (`ids()` is None). Audiences, complaints, rounds and counts are
-filtered with these ids; a record outside the scope answers 404, as if it did not exist.
-"""
+The scope is the access model's (storage.access); an admin may be national (`ids()` is None). Audiences,
+complaints, rounds and counts are filtered with these ids; a record outside the scope answers 404, as if it did
+not exist."""
 from __future__ import annotations
 
 from flask import abort, g
@@ -10,17 +10,16 @@ from flask import abort, g
 from gateway.console.auth import current
 from storage import console as queries
 from storage import meetings as meeting_store
+from storage.access import scope_unit_ids
 
 
 def ids() -> set[int] | None:
+    """The admin-unit ids the signed-in user's scope covers (storage.access), once per request; None = national."""
     principal = current()
     if principal is None or principal.national:
         return None
     if "scope_ids" not in g:
-        found: set[int] = set()
-        for code in principal.codes:
-            found.update(meeting_store.unit_subtree_ids("unit", code))
-        g.scope_ids = found
+        g.scope_ids = set(scope_unit_ids(principal.scope) or [])
     return g.scope_ids
 
 

@@ -12,6 +12,11 @@ class Message(BaseModel):
         table_name = "message"
 
 
+class Organisation(BaseModel):
+    class Meta:
+        table_name = "organisation"
+
+
 class Complaint(BaseModel):
     class Meta:
         table_name = "complaint"
@@ -22,7 +27,7 @@ class ConsoleUser(BaseModel):
     display_name = pw.CharField()
     role = pw.CharField()
     scope = pw.TextField(default="")
-    organisation = pw.CharField(null=True)
+    organisation = pw.ForeignKeyField(Organisation, null=True, backref="console_users", on_delete="SET NULL")
     password_hash = pw.CharField(null=True)
     invite_hash = pw.CharField(null=True, unique=True)
     invite_expires_at = pw.DateTimeField(null=True)

@@ -323,8 +323,16 @@ def test_admin_invites_a_user_changes_them_and_manages_tokens(seeded, console, d
     assert admin.post(f"/console/admin/users/{me.id}/disable", {}, token_from=edit).status_code == 302
     assert console_store.user_by_name("admin").disabled_at is None, "an admin cannot disable themselves"
     tokens_page = "/console/admin/tokens"
-    created = admin.post(tokens_page, {"token-name": "CSO Khoroo 7", "token-role": "cso"}, token_from=tokens_page)
+    unscoped = admin.post(tokens_page, {"token-name": "CSO Khoroo 7", "token-role": "cso", "token-days": "90"},
+                          token_from=tokens_page)
+    assert unscoped.status_code == 400, "a cso token needs an area"
+    created = admin.post(tokens_page, {"token-name": "CSO Khoroo 7", "token-role": "cso", "token-days": "90",
+                                       "token-units": ["BGD-07"], "token-organisation": "Ирээдүй ТББ"},
+                         token_from=tokens_page)
     assert created.status_code == 200 and "gw_" in text_of(created)
+    from storage.models import ApiToken
+
+    assert ApiToken.get(ApiToken.name == "CSO Khoroo 7").scope == "BGD-07"
     assert AuditLog.select().where(AuditLog.action == "token.create").exists()
 
 
