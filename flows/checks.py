@@ -34,6 +34,7 @@ RECORD_RESULTS = {
     "rsvp": ("rsvp",),
     "join": ("unit",),
     "complaint_followup": ("solved",),
+    "complaint_reply": ("answer",),
 }
 
 

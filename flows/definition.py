@@ -12,7 +12,7 @@ from flows.text import to_latin
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_SMS_WAIT = timedelta(days=3)
-RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup")
+RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup", "complaint_reply")
 # System flows play a part in every conversation; the decision finds them by role (flows/system/*.yaml) and
 # gives each role these variables, which its texts and conditions may read.
 ROLE_VARS: dict[str, frozenset[str]] = {

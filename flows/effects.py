@@ -135,6 +135,14 @@ class RecordFollowup:
 
 
 @dataclass(frozen=True)
+class RecordCitizenReply:
+    """The citizen's answer to staff's message about their complaint, for the complaint's thread."""
+
+    run: RunRef
+    text: str
+
+
+@dataclass(frozen=True)
 class JoinUnit:
     """Put the person in an admin unit's audience; only `replace` moves someone already placed."""
 
@@ -142,6 +150,7 @@ class JoinUnit:
     replace: bool
 
 
-RECORD_EFFECTS = (RecordComplaint, RecordScores, RecordRsvp, RecordFollowup, JoinUnit)
+RECORD_EFFECTS = (RecordComplaint, RecordScores, RecordRsvp, RecordFollowup, RecordCitizenReply, JoinUnit)
 Effect = (NoteInbound | SetLanguage | SetScript | OptIn | OptOut | EndSmsRuns | StartRun | SaveRun | SaveResults
-          | ReserveReference | SaveSession | RecordComplaint | RecordScores | RecordRsvp | RecordFollowup | JoinUnit)
+          | ReserveReference | SaveSession | RecordComplaint | RecordScores | RecordRsvp | RecordFollowup
+          | RecordCitizenReply | JoinUnit)

@@ -7,6 +7,7 @@ from typing import Any
 from flows.effects import (
     Effect,
     JoinUnit,
+    RecordCitizenReply,
     RecordComplaint,
     RecordFollowup,
     RecordRsvp,
@@ -54,6 +55,11 @@ def _followup(run: RunRef, values: dict) -> RecordFollowup | None:
     return RecordFollowup(run, solved=solved == "yes") if solved in ("yes", "no") else None
 
 
+def _citizen_reply(run: RunRef, values: dict) -> RecordCitizenReply | None:
+    text = str(values.get("answer") or "").strip()
+    return RecordCitizenReply(run, text) if text else None
+
+
 def _text(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return None if text in SKIPPED else text
@@ -68,4 +74,5 @@ def _int(value: Any) -> int | None:
 
 _READERS: dict[str, Callable[[RunRef, dict], Effect | None]] = {
     "complaint": _complaint, "scorecard": _scores, "rsvp": _rsvp, "complaint_followup": _followup,
+    "complaint_reply": _citizen_reply,
 }

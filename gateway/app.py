@@ -72,15 +72,16 @@ def load_flowset(config: dict):
 def _register_conversation(app: Flask) -> None:
     """What flows read (by flow id or `records` kind) and what finished runs mean (by effect type)."""
     from flows import effects
-    from gateway import complaints, conversation, join, meetings, scorecards
+    from gateway import complaint_thread, complaints, conversation, join, meetings, scorecards
 
     conversation.init_app(
         app,
         data={"complaint_followup": complaints.followup_data, "scorecard": scorecards.rounds_near,
-              "rsvp": meetings.meeting_data},
+              "rsvp": meetings.meeting_data, "complaint_reply": complaint_thread.reply_data},
         records={effects.RecordComplaint: complaints.record_complaint,
                  effects.RecordFollowup: complaints.record_followup, effects.RecordScores: scorecards.record_scores,
-                 effects.RecordRsvp: meetings.record_rsvp, effects.JoinUnit: join.join_unit})
+                 effects.RecordRsvp: meetings.record_rsvp, effects.JoinUnit: join.join_unit,
+                 effects.RecordCitizenReply: complaint_thread.record_citizen_reply})
 
 
 def _register_jobs(app: Flask) -> None:
@@ -98,11 +99,12 @@ def _register_jobs(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from gateway import api, health, webhooks
+    from gateway import api, console, health, webhooks
 
     app.register_blueprint(health.bp)
     webhooks.init_app(app)
     api.init_app(app)
+    console.init_app(app)
 
 
 def _register_error_handlers(app: Flask) -> None:

@@ -279,3 +279,13 @@ def send_plain_broadcast(app: Flask, audience: list[str], text_mn: str, text_en:
     if when <= utcnow():
         enqueue(app, broadcast, progress)
     return store.get_broadcast(broadcast.id)
+
+
+def cancel_broadcast(app: Flask, broadcast: store.Broadcast, reason: str) -> int:
+    """Cancel what has not gone yet: the broadcast itself while scheduled, and its messages still queued.
+    Returns the messages cancelled (those already handed to a provider cannot be called back)."""
+    with store.write_transaction():
+        store.set_status([broadcast.id], "cancelled", reason, ("scheduled",))
+        cancelled = store.cancel_queued_for(broadcast, reason)
+    log_event("broadcast.cancelled", broadcast=broadcast.id, messages=cancelled)
+    return cancelled

@@ -35,6 +35,7 @@ FEATURE_COMMANDS = {
                  "Talk to the flows as a basic phone would, through the Africa's Talking webhooks."),
     "tokens": ("gateway.tokens_cli",
                "API tokens: role (cso < staff < admin), scope of admin units, organisation, expiry."),
+    "users": ("gateway.users_cli", "Console users: roles cso < staff < admin, each scoped to admin units."),
 }
 
 

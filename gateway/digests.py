@@ -130,12 +130,17 @@ def render_sms(digest: dict, language: str = "mn") -> str:
 
 def render_html(app: Flask, digest: dict) -> str:
     """A self-contained page (charts embedded as PNG), readable offline and printable."""
-    week = store.Week.parse(digest["week"], digest["timezone"])
-    trend = _trend(digest, week, app.config["GATEWAY"]["digests"]["trend_weeks"])
-    charts = {s["round"]["id"]: {"groups": _group_chart(s), "trend": _trend_chart(trend.get(s["round"]["id"], {}))}
-              for s in digest["scorecards"]}
+    charts = round_charts(app, digest)
     with app.app_context():
         return render_template("digest.html", digest=digest, charts=charts, labels=GROUP_LABELS)
+
+
+def round_charts(app: Flask, digest: dict, only: int | None = None) -> dict[int, dict[str, str | None]]:
+    """Per round: the mean-by-group bars and the week-over-week trend, as PNG data URIs (one round: `only`)."""
+    week = store.Week.parse(digest["week"], digest["timezone"])
+    trend = _trend(digest, week, app.config["GATEWAY"]["digests"]["trend_weeks"])
+    return {s["round"]["id"]: {"groups": _group_chart(s), "trend": _trend_chart(trend.get(s["round"]["id"], {}))}
+            for s in digest["scorecards"] if only is None or s["round"]["id"] == only}
 
 
 def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, list]]:

@@ -1,7 +1,6 @@
 """`gateway meetings …`, `gateway broadcast`, `gateway broadcasts …` and `gateway contacts import`."""
 from __future__ import annotations
 
-import csv
 import time
 from pathlib import Path
 
@@ -13,7 +12,6 @@ from gateway import meetings
 from gateway.cli import with_app
 from storage import meetings as store
 from storage.db import database, utcnow
-from storage.phones import InvalidPhoneNumber, normalize_phone
 
 FINAL = ("delivered", "failed", "cancelled")
 
@@ -260,40 +258,6 @@ def contacts_group() -> None:
     """Contacts: import a consented list a CSO already holds."""
 
 
-CONSENT_YES = {"yes", "y", "true", "1", "тийм", "tiim"}
-
-
-def _read_rows(path: str) -> list[tuple[int, dict]]:
-    with open(path, encoding="utf-8-sig", newline="") as fh:
-        reader = csv.DictReader(fh)
-        if not reader.fieldnames or "phone" not in [f.strip().lower() for f in reader.fieldnames]:
-            raise click.ClickException("the CSV needs a header row with a 'phone' column "
-                                       "(optional: language, script, unit, consent)")
-        rows = []
-        for row in reader:
-            rows.append((reader.line_num, {(k or "").strip().lower(): (v or "").strip() for k, v in row.items()}))
-        return rows
-
-
-def _check_row(app: Flask, row: dict, consented: bool) -> tuple[str, dict]:
-    """(E.164, fields) for one row, or raise ValueError with the reason."""
-    e164 = normalize_phone(row.get("phone", ""), app.config["GATEWAY"]["default_region"])
-    language = (row.get("language") or app.config["GATEWAY"]["language"]["default"]).lower()
-    if language not in ("mn", "en"):
-        raise ValueError(f"language must be mn or en, not {language!r}")
-    script = (row.get("script") or "").lower() or None
-    if script not in (None, "cyrl", "latn"):
-        raise ValueError(f"script must be cyrl or latn, not {script!r}")
-    unit_id = None
-    if row.get("unit"):
-        unit_id = store.current_unit_id(row["unit"])
-        if unit_id is None:
-            raise ValueError(f"unknown admin unit code {row['unit']!r}")
-    if not consented and (row.get("consent") or "").lower() not in CONSENT_YES:
-        raise ValueError("no consent recorded for this person (consent column must be yes, or pass --consented)")
-    return e164, {"language": language, "script": script, "unit_id": unit_id}
-
-
 @contacts_group.command("import")
 @click.argument("csv_file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--group", "group_name", help="Also add everyone imported to this contact group.")
@@ -301,38 +265,20 @@ def _check_row(app: Flask, row: dict, consented: bool) -> tuple[str, dict]:
 @with_app
 def contacts_import(app: Flask, csv_file: str, group_name: str | None, consented: bool) -> None:
     """Import contacts from a CSV (phone, language, script, unit, consent): normalised, deduplicated."""
-    config = app.config["GATEWAY"]
-    rows = _read_rows(csv_file)
-    seen: dict[str, int] = {}
-    rejected: list[str] = []
-    outcomes = {"created": 0, "updated": 0, "opted_out": 0, "duplicate": 0}
-    imported: list[int] = []
-    now = utcnow()
-    with click.progressbar(rows, label="importing") as bar:
-        for line, row in bar:
-            try:
-                e164, fields = _check_row(app, row, consented)
-            except (ValueError, InvalidPhoneNumber) as exc:
-                rejected.append(f"line {line}: {exc}")
-                continue
-            if e164 in seen:
-                outcomes["duplicate"] += 1
-                rejected.append(f"line {line}: duplicate of line {seen[e164]}")
-                continue
-            seen[e164] = line
-            with store.write_transaction():
-                contact_id, outcome = store.import_contact(e164, config["secret_key"], consent_at=now,
-                                                           consent_version=config["consent"]["version"], **fields)
-            outcomes[outcome] += 1
-            if outcome != "opted_out":
-                imported.append(contact_id)
-    if group_name and imported:
-        store.add_to_group(store.group_named(group_name), imported)
+    from gateway import contact_import
+
+    try:
+        rows = contact_import.read_rows(Path(csv_file).read_text(encoding="utf-8-sig"))
+    except (contact_import.ImportProblem, UnicodeDecodeError) as exc:
+        raise click.ClickException(str(exc)) from None
+    checked = contact_import.plan(app, rows, consented)
+    with click.progressbar(length=len(checked.valid), label="importing") as bar:
+        outcomes = contact_import.apply(app, checked, group_name, progress=bar.update)
     click.echo(f"{len(rows)} rows: {outcomes['created']} new, {outcomes['updated']} already known (updated), "
-               f"{outcomes['opted_out']} had opted out (left alone), {len(rejected)} rejected"
-               + (f"; added to group '{group_name}'" if group_name and imported else ""))
-    for reason in rejected:
-        click.echo("  " + reason, err=True)
+               f"{outcomes['opted_out']} had opted out (left alone), {len(checked.rejected)} rejected"
+               + (f"; added to group '{group_name}'" if group_name and checked.valid else ""))
+    for line, reason in checked.rejected:
+        click.echo(f"  line {line}: {reason}", err=True)
 
 
 commands = [meetings_group, broadcast_command, broadcasts_group, contacts_group]

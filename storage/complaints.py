@@ -248,3 +248,7 @@ def complaint_view(complaint: Complaint, with_text: bool = True) -> dict:
         view["history"] = [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "note": e.note,
                             "actor": e.actor} for e in complaint.events.order_by(ComplaintEvent.at, ComplaintEvent.id)]
     return view
+
+
+def touch(complaint_id: int) -> None:
+    Complaint.update(updated_at=utcnow()).where(Complaint.id == complaint_id).execute()

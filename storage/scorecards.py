@@ -335,3 +335,21 @@ def delete_round(round_: Round) -> None:
 def list_rounds(status: str | None = None) -> list[Round]:
     query = Round.select(Round, ServicePoint).join(ServicePoint).order_by(Round.id)
     return list(query.where(Round.status == status) if status else query)
+
+
+def set_self_score(round_: Round, code: str, score: float | None, note: str | None) -> None:
+    """The provider's own score for one indicator (None removes it), as entered at the interface meeting."""
+    indicator = Indicator.get_or_none((Indicator.round == round_) & (Indicator.code == code))
+    if indicator is None:
+        raise RoundError(f"round {round_.id} has no indicator {code!r}")
+    with database.atomic():
+        ProviderSelfScore.delete().where((ProviderSelfScore.round == round_)
+                                         & (ProviderSelfScore.indicator == indicator)).execute()
+        if score is not None:
+            ProviderSelfScore.create(round=round_, indicator=indicator, score=_provider_score(1, score),
+                                     note=(note or "").strip()[:MAX_TEXT] or None)
+
+
+def service_points_in(unit_ids: list[int] | None) -> list[ServicePoint]:
+    query = ServicePoint.select().order_by(ServicePoint.code)
+    return list(query if unit_ids is None else query.where(ServicePoint.admin_unit.in_(unit_ids)))
