@@ -10,7 +10,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.config import ConfigError, ensure_instance, load_config
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
-from storage.db import database, open_database, upgrade
+from storage.db import connection_is_usable, database, open_database, upgrade
 
 MAX_BODY_BYTES = 64 * 1024
 BUNDLED_FLOWS = Path(__file__).resolve().parent.parent / "flows"
@@ -43,7 +43,8 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     _register_blueprints(app)
     _register_error_handlers(app)
     init_request_logging(app)
-    app.teardown_appcontext(_close_database)
+    app.before_request(_usable_connection)
+    app.teardown_appcontext(_release_database)
     return app
 
 
@@ -113,7 +114,17 @@ def _register_error_handlers(app: Flask) -> None:
         return jsonify(error=exc.name, detail=exc.description), exc.code
 
 
-def _close_database(_exc) -> None:
-    # Leave the connection to an enclosing `connection_context()` (a job, a CLI command, a test) to close.
-    if not database.is_closed() and not database._state.ctx and not database.in_transaction():
+def _usable_connection() -> None:
+    """Each serving thread keeps its connection between requests (opening one, with its PRAGMAs, cost more than a
+    whole USSD hop); one that broke (PostgreSQL restarted) is dropped, and the next query opens a fresh one."""
+    if not database.is_closed() and not connection_is_usable():
+        database.close()
+
+
+def _release_database(exc) -> None:
+    # A failed request gives its connection back; so does one inside no enclosing `connection_context()` of a job,
+    # a CLI command or a test, when it is left in a transaction (it never should be).
+    if database.is_closed() or database._state.ctx:
+        return
+    if exc is not None or database.in_transaction():
         database.close()

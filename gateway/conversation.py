@@ -116,8 +116,9 @@ def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]
     return Handled(body, decision.replies, message_id=message_id)
 
 
-def receive_ussd(app: Flask, hop: UssdHop, hop_id: str, respond: Callable[[str, bool], str]) -> Handled:
-    """Answer one USSD hop; a redelivered hop gets the screen it got before and changes nothing."""
+def receive_ussd(app: Flask, hop: UssdHop, respond: Callable[[str, bool], str]) -> Handled:
+    """Answer one USSD hop; a redelivered hop gets the screen it got before and changes nothing. The session
+    row is the record of the hops: it keeps the whole input history, the last screen and when it changed."""
     hop = replace(hop, text=storable(hop.text))
     key = contact_key(hop.phone, app.config["SECRET_KEY"])
     with runs.conversation_transaction():
@@ -125,12 +126,8 @@ def receive_ussd(app: Flask, hop: UssdHop, hop_id: str, respond: Callable[[str, 
         decision = decide_ussd(world(app, snapshot.contact), hop.session_id, hop.inputs, _session(snapshot.session))
         if decision.replayed:
             return Handled(respond(decision.screen.text, decision.screen.end), [], duplicate=True)
-        decision = _Applier(app, snapshot.contact.id, "ussd", hop.channel).apply(decision)
-        body = respond(decision.screen.text, decision.screen.end)
-        last = hop.inputs[-1] if hop.inputs else ""
-        message_id = runs.insert_inbound(snapshot.contact.id, hop.channel, "ussd", hop_id, hop.text,
-                                         normalize(last), body)
-    return Handled(body, [], message_id=message_id)
+        decision = _Applier(app, snapshot.contact.id, "ussd", hop.channel, hop.text).apply(decision)
+    return Handled(respond(decision.screen.text, decision.screen.end), [])
 
 
 def start_sms_flow(app: Flask, contact_id: int, flow_id: str) -> list[str]:
@@ -268,8 +265,10 @@ def sandbox(app: Flask, data: dict | None = None) -> Sandbox:
 class _Applier:
     """Turns one decision's effects into storage writes (the caller holds the transaction)."""
 
-    def __init__(self, app: Flask, contact_id: int, channel: str, provider: str | None) -> None:
+    def __init__(self, app: Flask, contact_id: int, channel: str, provider: str | None,
+                 history: str | None = None) -> None:
         self.app, self.contact_id, self.channel, self.provider = app, contact_id, channel, provider
+        self.history = history  # USSD: the hop's `*`-joined inputs
         self.contact_fields: dict[str, Any] = {}
         self.started: dict[NewRun, StartRun] = {}
         self.run_ids: dict[NewRun, int] = {}
@@ -326,8 +325,8 @@ class _Applier:
         self.references[effect.placeholder] = reserve_ref(self.run_id(effect.run))
 
     def save_session(self, effect: SaveSession) -> None:
-        runs.save_session(effect.key, self.contact_id, self.provider, effect.consumed, self.run_id(effect.run),
-                          self.substitute(effect.screen), effect.end, effect.new)
+        runs.save_session(effect.key, self.contact_id, self.provider, effect.consumed, self.history or "",
+                          self.run_id(effect.run), self.substitute(effect.screen), effect.end, effect.new)
 
     def substitute(self, text: str) -> str:
         for placeholder, value in self.references.items():

@@ -184,7 +184,7 @@ def _ussd(channel: Channel, hop: UssdHop) -> Reply:
         return channel.render("ussd", UssdScreen(text, end)).body
 
     try:
-        handled = conversation.receive_ussd(current_app, hop, ussd_hop_id(hop), respond)
+        handled = conversation.receive_ussd(current_app, hop, respond)
         return Reply(handled.body, content_type=template.content_type)
     except Exception:
         return _record_failure(channel, "ussd", hop.phone, ussd_hop_id(hop), hop.text, "ussd", USSD_SORRY)

@@ -32,6 +32,12 @@ def open_database(url: str) -> peewee.Database:
     return db
 
 
+def connection_is_usable() -> bool:
+    """False when the open connection is known to be dead (a PostgreSQL restart closes it under us)."""
+    connection = database.connection() if not database.is_closed() else None
+    return connection is None or not getattr(connection, "closed", 0)
+
+
 def ping() -> None:
     """Raise unless the database answers."""
     database.execute_sql("SELECT 1")

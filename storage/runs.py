@@ -30,6 +30,7 @@ class UssdSession(BaseModel):
     contact = pw.ForeignKeyField(Contact, backref="ussd_sessions", on_delete="CASCADE")
     channel = pw.CharField()
     consumed = pw.IntegerField(default=0)  # inputs of the hop text already handled
+    history = pw.TextField(null=True)  # the `*`-joined inputs as last received: the session's record of hops
     run = pw.ForeignKeyField(FlowRun, null=True, backref="ussd_sessions", on_delete="SET NULL")
     screen = pw.TextField(null=True)
     screen_end = pw.BooleanField(default=False)
@@ -217,10 +218,10 @@ INSERT_RUN = ("INSERT INTO flow_run (contact_id, flow_id, flow_version, channel,
 UPDATE_RUN = "UPDATE flow_run SET state = ?, status = ?, expires_at = ?, updated_at = ?, ended_at = ? WHERE id = ?"
 UPSERT_RESULT = ("INSERT INTO flow_result (run_id, name, value, category, created_at) VALUES {values} "
                  "ON CONFLICT (run_id, name) DO UPDATE SET value = excluded.value, category = excluded.category")
-INSERT_SESSION = ("INSERT INTO ussd_session (session_key, contact_id, channel, consumed, run_id, screen, screen_end, "
-                  "created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)")
-UPDATE_SESSION = ("UPDATE ussd_session SET consumed = ?, run_id = ?, screen = ?, screen_end = ?, updated_at = ? "
-                  "WHERE session_key = ?")
+INSERT_SESSION = ("INSERT INTO ussd_session (session_key, contact_id, channel, consumed, history, run_id, screen, "
+                  "screen_end, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+UPDATE_SESSION = ("UPDATE ussd_session SET consumed = ?, history = ?, run_id = ?, screen = ?, screen_end = ?, "
+                  "updated_at = ? WHERE session_key = ?")
 INSERT_INBOUND = ("INSERT INTO message (direction, contact_id, channel, kind, provider_id, text, text_norm, status, "
                   "priority, purpose, attempts, response, created_at, updated_at) "
                   "VALUES ('in', ?, ?, ?, ?, ?, ?, ?, 0, 'reply', 0, ?, ?, ?) RETURNING id")
@@ -251,13 +252,13 @@ def save_results(run_id: int, results: dict[str, dict]) -> None:
     _execute(UPSERT_RESULT.format(values=", ".join(["(?, ?, ?, ?, ?)"] * len(results))), tuple(params))
 
 
-def save_session(session_key: str, contact_id: int, channel: str, consumed: int, run_id: int | None, screen: str,
-                 end: bool, new: bool) -> None:
+def save_session(session_key: str, contact_id: int, channel: str, consumed: int, history: str, run_id: int | None,
+                 screen: str, end: bool, new: bool) -> None:
     now = utcnow()
     if new:
-        _execute(INSERT_SESSION, (session_key, contact_id, channel, consumed, run_id, screen, end, now, now))
+        _execute(INSERT_SESSION, (session_key, contact_id, channel, consumed, history, run_id, screen, end, now, now))
     else:
-        _execute(UPDATE_SESSION, (consumed, run_id, screen, end, now, session_key))
+        _execute(UPDATE_SESSION, (consumed, history, run_id, screen, end, now, session_key))
 
 
 def insert_inbound(contact_id: int | None, channel: str, kind: str, provider_id: str | None, text: str,

@@ -109,10 +109,12 @@ def test_ussd_first_hop_answers_con_and_redelivery_gets_the_same_screen(channel_
     second_hop = at_post(client, "/webhooks/africastalking/ussd", AT_USSD_FIRST.replace("text=", "text=1"))
     assert second_hop.get_data(as_text=True).startswith("CON Songono uu:\n1. Irgediin unelgee")
     with channel_app.app_context():
-        rows = inbound(None)
-        assert [(r.kind, r.text) for r in rows] == [("ussd", ""), ("ussd", "1")]
-        assert rows[0].response == first.get_data(as_text=True)
-        assert outbound(None) == []  # a USSD hop never waits on (or creates) an SMS send by itself
+        from storage.runs import UssdSession
+
+        session = UssdSession.get()  # the session row is the record of its hops
+        assert (session.history, session.consumed, session.screen_end) == ("1", 1, False)
+        assert "CON " + session.screen == second_hop.get_data(as_text=True)
+        assert inbound(None) == [] and outbound(None) == []  # a USSD hop never creates an SMS send by itself
 
 
 @pytest.mark.parametrize("post", [

@@ -57,7 +57,7 @@ class Person:
             return text
 
         with self.app.app_context(), database.connection_context():
-            receive_ussd(self.app, hop, f"{self.session}:{len(self.inputs)}:{uuid.uuid4().hex[:6]}", respond)
+            receive_ussd(self.app, hop, respond)
         return screens[-1]
 
 
