@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Protocol
 
 from flows import engine
@@ -197,14 +198,20 @@ def is_stop(text: str) -> bool:
 
 
 def _built_in(text: str) -> str | None:
+    if text.isdigit():  # most USSD input: a menu number is never STOP or START
+        return None
     words = normalize(text).split()
     if len(words) != 1:
         return None
-    for name, known in BUILT_IN_WORDS.items():
-        keys = [normalize(word) for word in known]
+    for name, keys in _built_in_keys():
         if words[0] in keys or any(len(key) >= 4 and same_word(words[0], key) for key in keys):
             return name
     return None
+
+
+@lru_cache(maxsize=1)
+def _built_in_keys() -> tuple[tuple[str, frozenset[str]], ...]:
+    return tuple((name, frozenset(normalize(word) for word in words)) for name, words in BUILT_IN_WORDS.items())
 
 
 # ---- the conversation ---------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from typing import Any
 import peewee as pw
 
 from storage.db import BaseModel, database, is_postgres, utcnow
-from storage.models import AdminUnit, Contact, FlowResult, FlowRun, Message, PhoneNumber
+from storage.models import AdminUnit, Contact, FlowResult, FlowRun, Message
 
 ENDED = ("completed", "interrupted", "expired", "failed")
 DEFAULT_LANGUAGE = Contact.language.default  # what a contact has before anyone chose
@@ -161,11 +161,15 @@ def run_snapshot(run_id: int) -> Snapshot | None:
     return None if row is None else Snapshot(_contact(row), run=_run(row[9:15]))
 
 
+INSERT_CONTACT = ("INSERT INTO contact (key, language, created_at) VALUES (?, ?, ?) "
+                  "ON CONFLICT (key) DO UPDATE SET key = excluded.key RETURNING id")  # the id, new or not
+INSERT_NUMBER = "INSERT INTO phone_number (contact_id, e164) VALUES (?, ?) ON CONFLICT DO NOTHING"
+
+
 def create_contact(contact_key: str, e164: str) -> None:
     """The contact and its vault row, first time a number is seen (a racing request may have made them)."""
-    Contact.insert(key=contact_key).on_conflict_ignore().execute()
-    contact_id = Contact.select(Contact.id).where(Contact.key == contact_key).scalar()
-    PhoneNumber.insert(contact=contact_id, e164=e164).on_conflict_ignore().execute()
+    contact_id = _execute(INSERT_CONTACT, (contact_key, DEFAULT_LANGUAGE, utcnow())).fetchall()[0][0]
+    _execute(INSERT_NUMBER, (contact_id, e164))
 
 
 def recent_inbound_id(contact_id: int, channel: str, text: str, since: dt.datetime) -> tuple[int, str | None] | None:
@@ -268,10 +272,24 @@ def insert_inbound(contact_id: int | None, channel: str, kind: str, provider_id:
     return _execute(INSERT_INBOUND, params).fetchall()[0][0]
 
 
+CONTACT_COLUMNS = frozenset({"last_seen_at", "last_script", "language", "script", "consent_at", "consent_version",
+                             "consent_source", "opted_out_at", "admin_unit_id"})
+
+
 def update_contact(contact_id: int, fields: dict[str, Any]) -> None:
-    """One UPDATE with everything a conversation changed about the person (columns are ours, never input)."""
-    if fields:
-        Contact.update(**fields).where(Contact.id == contact_id).execute()
+    """One UPDATE with everything a conversation changed about the person."""
+    if not fields:
+        return
+    names = tuple(sorted(fields))
+    _execute(_contact_update(names), tuple(fields[name] for name in names) + (contact_id,))
+
+
+@lru_cache(maxsize=64)
+def _contact_update(names: tuple[str, ...]) -> str:
+    unknown = set(names) - CONTACT_COLUMNS
+    if unknown:
+        raise ValueError(f"not a conversation field of contact: {sorted(unknown)}")
+    return f"UPDATE contact SET {', '.join(f'{name} = ?' for name in names)} WHERE id = ?"
 
 
 def end_sms_runs(contact_id: int, status: str) -> int:
