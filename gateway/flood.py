@@ -12,7 +12,7 @@ import logging
 
 from flask import Flask
 
-from flows.checks import RESERVED_WORDS
+from flows.decision import is_stop
 from flows.text import normalize
 from gateway.logs import log_event
 from gateway.messages import InboundSms
@@ -20,7 +20,6 @@ from gateway.outbox import enqueue
 from storage import outbox as store
 from storage.phones import contact_key
 
-STOP_WORDS = frozenset(RESERVED_WORDS["stop"])
 NOTICE = ("Ta heterhii olon zurvas ilgeelee. {minutes} minutiin daraa dahin bichne uu. "
           "Too many messages: please write again in {minutes} minutes.")
 
@@ -28,7 +27,7 @@ NOTICE = ("Ta heterhii olon zurvas ilgeelee. {minutes} minutiin daraa dahin bich
 def over_limit(app: Flask, sms: InboundSms) -> bool:
     """True when `sms` is over its number's limit; it is then stored (status `rate_limited`) and must not reach
     the conversation. The first time in a window, the polite notice is queued (once: its key names the window)."""
-    if normalize(sms.text).strip(" .!") in STOP_WORDS:
+    if is_stop(sms.text):  # the conversation's own rule: STOP always works
         return False
     contact = store.contact_by_key(contact_key(sms.phone, app.config["SECRET_KEY"]))
     limit = app.config["GATEWAY"]["inbound_limit"]
