@@ -64,6 +64,13 @@ def recent_inbound_duplicate(contact_id: int, channel: str, text: str, since: dt
             .order_by(Message.id.desc()).first())
 
 
+def inbound_sms_count(contact_id: int, since: dt.datetime) -> int:
+    """How many SMS this person sent us since `since` (every channel): the flood limit's count."""
+    return (Message.select().where((Message.contact == contact_id) & (Message.direction == "in")
+                                   & (Message.kind == "sms") & (Message.created_at >= since))
+            .count())
+
+
 def contact_by_key(key: str) -> Contact | None:
     return Contact.get_or_none(Contact.key == key)
 
@@ -184,6 +191,14 @@ def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> Non
     _update(message_id, status="queued", last_error=error, next_attempt_at=next_attempt_at)
 
 
+def give_back_attempts(message_id: int, at_most: int) -> int:
+    """Uncount up to `at_most` attempts (never below 0); returns the attempts left."""
+    (Message.update(attempts=pw.fn.MAX(Message.attempts - at_most, 0) if not is_postgres()
+                    else pw.fn.GREATEST(Message.attempts - at_most, 0))
+     .where(Message.id == message_id).execute())
+    return Message.get_by_id(message_id).attempts
+
+
 def release(message_id: int, reason: str, next_attempt_at: dt.datetime) -> None:
     """Give a claimed row back untried: queued again, and the claim's attempt is not counted."""
     _update(message_id, status="queued", attempts=Message.attempts - 1, last_error=reason,
@@ -207,6 +222,11 @@ def apply_status(channel: str, provider_id: str, status: str, error: str | None 
     (Message.update(**fields)
      .where((Message.channel == channel) & (Message.direction == "out") & (Message.provider_id == provider_id)
             & (Message.status.in_(lower))).execute())
+    return Message.get_or_none((Message.channel == channel) & (Message.direction == "out")
+                               & (Message.provider_id == provider_id))
+
+
+def outbound_by_provider_id(channel: str, provider_id: str) -> Message | None:
     return Message.get_or_none((Message.channel == channel) & (Message.direction == "out")
                                & (Message.provider_id == provider_id))
 

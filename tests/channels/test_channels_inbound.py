@@ -96,7 +96,7 @@ def test_android_received_event_is_stored_and_marks_phone_seen(channel_app):
         notice, question = outbound(None)  # "gomdol …" starts the complaint flow
         assert question.text.startswith("Gomdol yuunii talaar ve?") and question.channel == "android"
     health = client.get("/healthz").get_json()
-    assert health["android"].startswith("phone last seen 0 min ago")
+    assert health["channels"]["android"]["detail"].startswith("phone last seen 0 min ago")
 
 
 def test_ussd_first_hop_answers_con_and_redelivery_gets_the_same_screen(channel_app):
