@@ -3,7 +3,7 @@ polite reply and then silence until the window has passed, instead of a reply, a
 
 The webhook calls `over_limit(app, sms)` for every inbound SMS before the conversation runs. When it says True, the
 message has been stored (status `rate_limited`, nothing is lost) and the conversation must not run. STOP always
-passes. The count is `storage.outbox.inbound_sms_count`.
+passes. The count is one statement, `storage.outbox.recent_inbound_sms`.
 """
 from __future__ import annotations
 
@@ -29,17 +29,18 @@ def over_limit(app: Flask, sms: InboundSms) -> bool:
     the conversation. The first time in a window, the polite notice is queued (once: its key names the window)."""
     if is_stop(sms.text):  # the conversation's own rule: STOP always works
         return False
-    contact = store.contact_by_key(contact_key(sms.phone, app.config["SECRET_KEY"]))
     limit = app.config["GATEWAY"]["inbound_limit"]
     window = dt.timedelta(minutes=limit["minutes"])
-    if contact is None or store.inbound_sms_count(contact.id, sms.received_at - window) < limit["messages"]:
+    contact_id, recent = store.recent_inbound_sms(contact_key(sms.phone, app.config["SECRET_KEY"]),
+                                                  sms.received_at - window)
+    if recent < limit["messages"]:
         return False
     if sms.provider_id and store.inbound_by_provider_id(sms.channel, sms.provider_id):
         return True  # a redelivery of a message already kept
-    store.create_inbound(contact=contact.id, channel=sms.channel, kind="sms", provider_id=sms.provider_id,
+    store.create_inbound(contact=contact_id, channel=sms.channel, kind="sms", provider_id=sms.provider_id,
                          text=sms.text, text_norm=normalize(sms.text), status="rate_limited", response="")
     bucket = int(sms.received_at.replace(tzinfo=dt.UTC).timestamp() // window.total_seconds())
-    enqueue(contact, NOTICE.format(minutes=limit["minutes"]), purpose="reply", channel=sms.channel,
-            origin="flood", idempotency_key=f"flood:{contact.id}:{bucket}")
-    log_event("sms.rate_limited", logging.WARNING, contact=contact.id, channel=sms.channel)
+    enqueue(contact_id, NOTICE.format(minutes=limit["minutes"]), purpose="reply", channel=sms.channel,
+            origin="flood", idempotency_key=f"flood:{contact_id}:{bucket}")
+    log_event("sms.rate_limited", logging.WARNING, contact=contact_id, channel=sms.channel)
     return True

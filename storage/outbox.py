@@ -64,11 +64,14 @@ def recent_inbound_duplicate(contact_id: int, channel: str, text: str, since: dt
             .order_by(Message.id.desc()).first())
 
 
-def inbound_sms_count(contact_id: int, since: dt.datetime) -> int:
-    """How many SMS this person sent us since `since` (every channel): the flood limit's count."""
-    return (Message.select().where((Message.contact == contact_id) & (Message.direction == "in")
-                                   & (Message.kind == "sms") & (Message.created_at >= since))
-            .count())
+def recent_inbound_sms(contact_key: str, since: dt.datetime) -> tuple[int | None, int]:
+    """(contact id, how many SMS they sent us since `since` on any channel), in one statement: the flood limit's
+    count. (None, 0) for a number never seen."""
+    recent = ((Message.contact == Contact.id) & (Message.direction == "in") & (Message.kind == "sms")
+              & (Message.created_at >= since))
+    row = (Contact.select(Contact.id, pw.fn.COUNT(Message.id)).join(Message, pw.JOIN.LEFT_OUTER, on=recent)
+           .where(Contact.key == contact_key).group_by(Contact.id).tuples().first())
+    return (row[0], row[1]) if row else (None, 0)
 
 
 def contact_by_key(key: str) -> Contact | None:
