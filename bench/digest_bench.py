@@ -32,6 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import peewee  # noqa: E402
 
+from gateway import clock  # noqa: E402
 from storage import digests, exports  # noqa: E402
 from storage.complaints import Complaint, encode_ref  # noqa: E402
 from storage.db import database, open_database, upgrade  # noqa: E402
@@ -69,7 +70,7 @@ def insert(model, rows: list[dict]) -> None:
 def populate(scores: int, complaints: int, seed: int = 47) -> None:
     """Rounds 1 (closed) and 2 (open) at each service point; a fifth of the scores in round 1."""
     rng = random.Random(seed)
-    week = digests.Week.parse(WEEK, TIMEZONE)
+    week = clock.parse_week(WEEK, TIMEZONE)
     units = [u.id for u in AdminUnit.select(AdminUnit.id).where(AdminUnit.kind.in_(("khoroo", "soum")))]
     per_round_people = {1: scores // (SERVICE_POINTS * len(INDICATORS) * 5),
                         2: scores * 4 // (SERVICE_POINTS * len(INDICATORS) * 5)}
@@ -138,7 +139,7 @@ def run_engine(label: str, url: str, scores: int, complaints: int) -> dict:
               f"in {time.perf_counter() - started:.1f}s")
         if url.startswith("postgres"):
             database.execute_sql("ANALYZE")
-        week = digests.Week.parse(WEEK, TIMEZONE)
+        week = clock.parse_week(WEEK, TIMEZONE)
         digests.build_digest(week)  # warm the caches for both sides alike
         baseline()
         base_time = digest_time = float("inf")
@@ -178,7 +179,8 @@ def export_memory(label: str, total: int) -> None:
     step = max(total // 5, 1)
     with open(os.devnull, "w", encoding="utf-8") as sink:
         for round_id in round_ids:
-            lines = csv_lines(exports.ROUND_COLUMNS, exports.round_rows(round_id, None, None, TIMEZONE))
+            rows = exports.round_rows(round_id, None, None, clock.local_date_function(TIMEZONE))
+            lines = csv_lines(exports.ROUND_COLUMNS, rows)
             sink.write(next(lines))  # the header
             for line in lines:
                 sink.write(line)

@@ -6,8 +6,10 @@ from pathlib import Path
 
 from flask import Flask, jsonify
 from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
 
-from gateway.config import ConfigError, ensure_instance, load_config
+from gateway.config import ConfigError, ensure_instance, load_config, trusted_proxy_count
+from gateway.config import warnings as config_warnings
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
 from storage.db import connection_is_usable, database, open_database, upgrade
@@ -29,6 +31,10 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     app.config.update(GATEWAY=config, SECRET_KEY=config["secret_key"], MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       TESTING=testing)
     app.extensions["gateway.process_id"] = process_id()
+    app.extensions["gateway.warnings"] = config_warnings(config)
+    if trusted_proxy_count(config):  # client address, scheme: the right-most values our own proxies added
+        proxies = trusted_proxy_count(config)
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     open_database(config["database_url"])
     if migrate:
         with database.connection_context():
@@ -111,7 +117,12 @@ def _register_blueprints(app: Flask) -> None:
 def _register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return jsonify(error=exc.name, detail=exc.description), exc.code
+        response = jsonify(error=exc.name, detail=exc.description)
+        response.status_code = exc.code
+        for name, value in exc.get_headers():  # e.g. `Allow` on a 405, which RFC 9110 requires
+            if name.lower() not in ("content-type", "content-length"):
+                response.headers[name] = value
+        return response
 
 
 def _usable_connection() -> None:

@@ -9,11 +9,11 @@ import datetime as dt
 import string
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 from flows.text import sms_size, to_latin
+from gateway import clock
 from gateway.logs import log_event
 from storage import meetings as store
 from storage.db import utcnow
@@ -33,27 +33,23 @@ class BroadcastError(ValueError):
 # ---- time -------------------------------------------------------------------------------------------------
 
 
-def zone(app: Flask) -> ZoneInfo:
-    return ZoneInfo(app.config["GATEWAY"]["timezone"])
-
-
-def to_local(app: Flask, utc_naive: dt.datetime) -> dt.datetime:
-    return utc_naive.replace(tzinfo=dt.UTC).astimezone(zone(app))
+to_local = clock.to_local
 
 
 def to_utc(app: Flask, value: dt.datetime) -> dt.datetime:
     """Naive UTC from a local naive time (the configured zone) or an aware time."""
-    aware = value if value.tzinfo else value.replace(tzinfo=zone(app))
-    return aware.astimezone(dt.UTC).replace(tzinfo=None)
+    try:
+        return clock.to_utc(app, value)
+    except clock.LocalTimeError as exc:
+        raise BroadcastError(str(exc)) from None
 
 
 def parse_time(app: Flask, text: str) -> dt.datetime:
     """`2026-11-25 18:00` (local time) or ISO 8601 with an offset → naive UTC."""
     try:
-        value = dt.datetime.fromisoformat(text.strip().replace("T", " "))
-    except ValueError:
-        raise BroadcastError(f"not a time: {text!r}; write it like 2026-11-25 18:00 (local time)") from None
-    return to_utc(app, value)
+        return clock.parse_local_time(app, text)
+    except clock.LocalTimeError as exc:
+        raise BroadcastError(str(exc)) from None
 
 
 def require_future(app: Flask, when: dt.datetime, what: str) -> None:
@@ -89,13 +85,22 @@ def last_moment_before_quiet(app: Flask, when: dt.datetime) -> dt.datetime:
 
 
 def placeholders_in(template: str) -> list[str]:
+    """The names in `{name}` placeholders. A format spec or conversion (`{title:>20000000}`, `{title!r}`) is
+    refused: filling one in could take seconds of CPU and gigabytes, and no notice needs one."""
     try:
-        return [name for _, name, _, _ in string.Formatter().parse(template) if name is not None]
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]
     except ValueError as exc:
         raise BroadcastError(f"the text has an unmatched brace: {exc}") from None
+    for name, spec, conversion in fields:
+        if spec or conversion:
+            raise BroadcastError(f"write placeholders plainly, like {{{name.split('.')[0][:20]}}}: no ':' or '!'")
+    return [name for name, _, _ in fields]
 
 
-def check_template(template: str, allowed: tuple[str, ...], label: str) -> None:
+def check_template(template: object, allowed: tuple[str, ...], label: str) -> None:
+    if not isinstance(template, str):
+        raise BroadcastError(f"the {label} text must be a string")
     if not template or not template.strip():
         raise BroadcastError(f"the {label} text is empty")
     if len(template) > MAX_TEXT_CHARS:

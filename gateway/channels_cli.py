@@ -7,7 +7,7 @@ from flask import Flask
 from gateway.channels.base import CHANNEL_CLASSES, get_channel, load_channel_class
 from gateway.cli import with_app
 from gateway.config import SECRET_ENV
-from gateway.webhooks import ROUTES
+from gateway.webhooks import webhook_urls as all_webhook_urls
 from storage import outbox as store
 from storage.contacts import number_of
 from storage.phones import mask_phone
@@ -67,11 +67,10 @@ def _reachability(channel) -> str:
 
 
 def webhook_urls(app: Flask, name: str, show_token: bool = False) -> list[str]:
-    config = app.config["GATEWAY"]
-    base = (config["public_url"] or f"http://{config['server']['host']}:{config['server']['port']}").rstrip("/")
-    token = config["channels"]["africastalking"].get("webhook_token") if show_token else None
-    suffix = f"?token={token or '<AT_WEBHOOK_TOKEN>'}" if name == "africastalking" else ""
-    return [f"{action:12} {base}{path}{suffix}" for path, channel, action in ROUTES if channel == name]
+    from gateway.serve import public_base
+
+    return [f"{action:12} {url}" for channel, action, url in all_webhook_urls(app, public_base(app), show_token)
+            if channel == name]
 
 
 @click.group("outbox", invoke_without_command=True)

@@ -69,6 +69,9 @@ def cli(ctx: click.Context, config_path: str | None) -> None:
     ctx.obj = {"config_path": config_path}
 
 
+CLI_LOG_LEVEL = "WARNING"  # what staff read stays clean: only warnings and errors, as JSON lines on stderr
+
+
 def make_app(ctx: click.Context, **overrides) -> Flask:
     """Create the app for a command, turning a config problem into one clear line and exit status 2."""
     from gateway.app import create_app
@@ -78,7 +81,7 @@ def make_app(ctx: click.Context, **overrides) -> Flask:
     app = root.obj.get("app") if root.obj else None
     if app is None:
         try:
-            app = create_app(root.obj["config_path"], **overrides)
+            app = create_app(root.obj["config_path"], log_level=CLI_LOG_LEVEL, **overrides)
         except ConfigError as exc:
             raise click.ClickException(f"configuration error: {exc}") from None
         root.obj["app"] = app
@@ -108,12 +111,15 @@ def config_group() -> None:
 def config_check(ctx: click.Context) -> None:
     """Validate the config and print the effective values, secrets masked."""
     from gateway.config import ConfigError, load_config, masked
+    from gateway.config import warnings as config_warnings
 
     try:
         config = load_config(ctx.find_root().obj["config_path"])
     except ConfigError as exc:
         raise click.ClickException(f"configuration error: {exc}") from None
     click.echo(json.dumps(masked(config), indent=2, ensure_ascii=False))
+    for warning in config_warnings(config):
+        click.echo(f"WARNING: {warning}", err=True)
     click.echo("config ok", err=True)
 
 

@@ -11,11 +11,12 @@ import os
 import secrets
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jsonschema
-import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.error import YAMLError
 
+from gateway.clock import LocalTimeError, zone_named
 from gateway.config_schema import DEFAULTS, SCHEMA
 
 # Environment variable → dotted config key. Secrets are marked so they are masked and refused in the file.
@@ -72,6 +73,13 @@ def load_config(config_path: str | os.PathLike | None = None, overrides: dict | 
     return config
 
 
+def load_yaml(text: str) -> Any:
+    """Plain data from YAML 1.2, the version flows use too: `no`, `off` and `yes` stay words, not booleans."""
+    yaml = YAML(typ="safe", pure=True)  # the C loader follows YAML 1.1
+    yaml.version = (1, 2)
+    return yaml.load(text)
+
+
 def ensure_instance(config: dict) -> None:
     """Create the instance folder and, when no secret key is set, a local one kept there (with a warning)."""
     instance = Path(config["instance_path"])
@@ -86,6 +94,26 @@ def ensure_instance(config: dict) -> None:
             f"GATEWAY_SECRET_KEY is not set: generated a local key in {key_file}. Set GATEWAY_SECRET_KEY in "
             "production; changing it later re-keys every contact.")
     config["secret_key"] = key_file.read_text().strip()
+
+
+def warnings(config: dict) -> list[str]:
+    """Settings that are valid but leave part of the service unable to work; printed by `serve` and `config check`."""
+    found = []
+    channels = config["channels"]
+    if channels["twilio"]["enabled"] and channels["twilio"]["verify"] and not config["public_url"]:
+        found.append("channel 'twilio' needs GATEWAY_PUBLIC_URL (the https:// address Twilio calls): until it is "
+                     "set, every Twilio webhook is refused with 403, because its signature covers that address")
+    for name, settings in channels.items():
+        if settings.get("enabled") and not settings.get("verify", True):
+            found.append(f"channel '{name}' has verify: false — ANYONE can post fake messages to its webhooks. "
+                         "Development only!")
+    return found
+
+
+def trusted_proxy_count(config: dict) -> int:
+    """`trust_proxy_headers`: false → 0, true → 1, or a number of proxies."""
+    value = config["trust_proxy_headers"]
+    return int(value) if not isinstance(value, bool) else (1 if value else 0)
 
 
 def masked(config: dict) -> dict:
@@ -115,8 +143,8 @@ def _read_file(config_path: str | os.PathLike | None) -> dict:
             raise ConfigError(f"config file not found: {path}")
         return {}
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
+        data = load_yaml(path.read_text(encoding="utf-8")) or {}
+    except YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}".replace("\n", " ")) from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: the top level must be a mapping of keys")
@@ -138,8 +166,8 @@ def _validate(config: dict) -> None:
         allowed = error.schema.get("description") or error.message
         raise ConfigError(f"config key '{key}' has value {error.instance!r}: {allowed}")
     try:
-        ZoneInfo(config["timezone"])
-    except (ZoneInfoNotFoundError, ValueError):
+        zone_named(config["timezone"])
+    except LocalTimeError:
         raise ConfigError(f"config key 'timezone' has value {config['timezone']!r}: must be an IANA time zone "
                           "such as Asia/Ulaanbaatar") from None
 

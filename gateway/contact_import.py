@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 
 from flask import Flask
 
+from gateway.phones import InvalidPhoneNumber, normalize_phone
 from storage import meetings as store
 from storage.db import utcnow
-from storage.phones import InvalidPhoneNumber, mask_phones_in, normalize_phone
+from storage.phones import mask_phones_in
 
 CONSENT_YES = {"yes", "y", "true", "1", "тийм", "tiim"}
 MAX_ROWS = 100_000

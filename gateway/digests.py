@@ -15,7 +15,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from flask import Flask, render_template
 
 from flows.text import sms_segments
-from gateway.clock import local_today
+from gateway import clock
 from gateway.logs import log_event
 from storage import digests as store
 from storage.db import utcnow
@@ -34,13 +34,12 @@ def week_of(app: Flask, label: str | None) -> store.Week:
     """The named ISO week, or the last complete local week when `label` is None."""
     zone = app.config["GATEWAY"]["timezone"]
     if label:
-        return store.Week.parse(label, zone)
-    return store.Week.of(local_today(app), zone).previous(zone)
+        return clock.parse_week(label, zone)
+    return clock.previous_week(clock.week_of(clock.local_today(app), zone), zone)
 
 
 def current_week(app: Flask) -> store.Week:
-    zone = app.config["GATEWAY"]["timezone"]
-    return store.Week.of(local_today(app), zone)
+    return clock.week_of(clock.local_today(app), app.config["GATEWAY"]["timezone"])
 
 
 def build(app: Flask, week: store.Week, unit: str | None = None) -> dict:
@@ -137,7 +136,7 @@ def render_html(app: Flask, digest: dict) -> str:
 
 def round_charts(app: Flask, digest: dict, only: int | None = None) -> dict[int, dict[str, str | None]]:
     """Per round: the mean-by-group bars and the week-over-week trend, as PNG data URIs (one round: `only`)."""
-    week = store.Week.parse(digest["week"], digest["timezone"])
+    week = clock.parse_week(digest["week"], digest["timezone"])
     trend = _trend(digest, week, app.config["GATEWAY"]["digests"]["trend_weeks"])
     return {s["round"]["id"]: {"groups": _group_chart(s), "trend": _trend_chart(trend.get(s["round"]["id"], {}))}
             for s in digest["scorecards"] if only is None or s["round"]["id"] == only}
@@ -153,7 +152,7 @@ def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, li
     history = []
     for _ in range(weeks):
         history.append((current.label, {s["round"]["id"]: s for s in store.scorecard_section(current, unit_ids)}))
-        current = current.previous(zone)
+        current = clock.previous_week(current, zone)
     for label, by_round in reversed(history):
         labels.append(label)
         for section in digest["scorecards"]:
@@ -167,20 +166,18 @@ def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, li
 
 
 def _figure():
-    import matplotlib
+    """A figure of its own, drawn with matplotlib's object API: pyplot's global state is not thread-safe, and
+    `gateway serve` renders reports in threaded workers."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(6.4, 3.0), dpi=100)
-    return plt, fig, ax
+    fig = Figure(figsize=(6.4, 3.0), dpi=100)
+    return fig, fig.add_subplot()
 
 
-def _png(plt, fig) -> str:
+def _png(fig) -> str:
     buffer = io.BytesIO()
     fig.tight_layout()
     fig.savefig(buffer, format="png", bbox_inches="tight")
-    plt.close(fig)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
@@ -190,7 +187,7 @@ def _group_chart(section: dict) -> str | None:
     groups = sorted({g for ind in indicators for g, cell in ind["groups"].items() if "mean" in cell})
     if not indicators:
         return None
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     columns = groups + ["all"]
     width = 0.8 / len(columns)
     for k, group in enumerate(columns):
@@ -204,13 +201,13 @@ def _group_chart(section: dict) -> str | None:
     ax.set_title("Бүлгээр дундаж / Mean by group", fontsize=9)
     # Below the plot, so bars near 5 are never hidden behind it.
     ax.legend(fontsize=7, ncols=3, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    return _png(plt, fig)
+    return _png(fig)
 
 
 def _trend_chart(series: dict[str, list]) -> str | None:
     if not series or all(v is None for code, values in series.items() if code != "weeks" for v in values):
         return None
-    plt, fig, ax = _figure()
+    fig, ax = _figure()
     weeks = series["weeks"]
     for code, values in series.items():
         if code != "weeks":
@@ -219,7 +216,7 @@ def _trend_chart(series: dict[str, list]) -> str | None:
     ax.set_ylim(0, 5)
     ax.set_title("7 хоногоор, нийт дундаж / Week over week, pooled mean", fontsize=9)
     ax.legend(fontsize=7, ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
-    return _png(plt, fig)
+    return _png(fig)
 
 
 # --- the weekly job --------------------------------------------------------------------------------------

@@ -1,17 +1,26 @@
-"""GET /healthz: database, scheduler, flows, version, and any check a channel registers."""
+"""Liveness and readiness, for load balancers and for people.
+
+- `GET /healthz` (liveness): 200 while this process can serve requests; 503 only when it cannot (its database does
+  not answer). A sleeping phone or a dead provider never takes USSD and the webhooks out of service.
+- `GET /readyz` (readiness): 200 when everything the service promises works: database, flows, the scheduler when
+  enabled, every enabled channel configured, and at least one of them able to send. 503 otherwise, saying why.
+
+Both answer the same JSON body: database, scheduler, flows, version, and each enabled channel's state.
+"""
 from __future__ import annotations
 
-from collections.abc import Callable
+import datetime as dt
 from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, jsonify
 
-from storage.db import ping
+from gateway.channels.base import Channel, enabled_channels, get_channel
+from gateway.config import SECRET_ENV
+from storage import outbox as store
+from storage.db import ping, utcnow
 
 bp = Blueprint("health", __name__)
-
-# A check returns (name, ok, detail). Channels register theirs (e.g. "phone last seen") in app.extensions.
-HealthCheck = Callable[[], tuple[str, bool, object]]
+ENV_OF = {key: env for env, key in SECRET_ENV.items()}
 
 
 def package_version() -> str:
@@ -21,39 +30,93 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def add_health_check(app, check: HealthCheck) -> None:
-    app.extensions.setdefault("gateway.health_checks", []).append(check)
-
-
 @bp.get("/healthz")
 def healthz():
-    checks = [_database(), _scheduler(), _flows()]
-    checks += [check() for check in current_app.extensions.get("gateway.health_checks", [])]
-    body = {name: detail for name, _, detail in checks}
-    body["ok"] = all(ok for _, ok, _ in checks)
-    body["version"] = package_version()
+    body = _report()
+    body["ok"] = body["database"] == "ok"
     return jsonify(body), 200 if body["ok"] else 503
 
 
-def _database() -> tuple[str, bool, object]:
+@bp.get("/readyz")
+def readyz():
+    body = _report()
+    body["not_ready"] = _not_ready(body)
+    body["ok"] = not body["not_ready"]
+    return jsonify(body), 200 if body["ok"] else 503
+
+
+def _report() -> dict:
+    database = _database()
+    return {"database": database, "scheduler": _scheduler(), "flows": _flows(),
+            "channels": _channels() if database == "ok" else {}, "version": package_version()}
+
+
+def _not_ready(body: dict) -> list[str]:
+    reasons = []
+    if body["database"] != "ok":
+        reasons.append("database")
+    if not body["flows"]["loaded"]:
+        reasons.append("flows")
+    if body["scheduler"] == "not running":
+        reasons.append("scheduler")
+    channels = body["channels"]
+    reasons += [f"channel {name}" for name, state in channels.items() if state["state"] == "misconfigured"]
+    if channels and not any(state["ready"] for state in channels.values()):
+        reasons.append("no channel can send")
+    return reasons
+
+
+def _database() -> str:
     try:
         ping()
-        return "database", True, "ok"
-    except Exception as exc:  # any driver error means "not healthy", never a 500
-        return "database", False, f"error: {type(exc).__name__}"
+        return "ok"
+    except Exception as exc:  # any driver error means "cannot serve", never a 500
+        return f"error: {type(exc).__name__}"
 
 
-def _scheduler() -> tuple[str, bool, object]:
+def _scheduler() -> str:
     if not current_app.config["GATEWAY"]["scheduler"]["enabled"]:
-        return "scheduler", True, "disabled in config"
+        return "disabled in config"
     scheduler = current_app.extensions.get("gateway.scheduler")
-    running = bool(scheduler and scheduler.running)
-    return "scheduler", running, "running" if running else "not running"
+    return "running" if scheduler and scheduler.running else "not running"
 
 
-def _flows() -> tuple[str, bool, object]:
+def _flows() -> dict:
     flowset = current_app.extensions.get("gateway.flows")
     if flowset is None:
-        return "flows", False, {"loaded": 0, "broken": []}
+        return {"loaded": 0, "ids": [], "broken": []}
     broken = sorted({str(issue.file) for issue in flowset.issues if issue.severity == "error"})
-    return "flows", bool(flowset.flows), {"loaded": len(flowset.flows), "ids": sorted(flowset.flows), "broken": broken}
+    return {"loaded": len(flowset.flows), "ids": sorted(flowset.flows), "broken": broken}
+
+
+def _channels() -> dict[str, dict]:
+    """Each enabled channel: misconfigured (secrets missing), down (failing over, until when) or up."""
+    return {name: channel_state(get_channel(current_app, name)) for name in enabled_channels(current_app)}
+
+
+def channel_state(channel: Channel) -> dict:
+    missing = channel.missing_secrets()
+    if missing:
+        names = ", ".join(ENV_OF.get(f"channels.{channel.name}.{key}", key) for key in missing)
+        return {"state": "misconfigured", "ready": False, "detail": f"missing {names}: nothing can be sent"}
+    state, now = store.channel_state(channel.name), utcnow()
+    if state.down_until and state.down_until > now:
+        detail = f"down until {state.down_until:%H:%M:%S} UTC ({(state.last_error or '')[:120]})"
+        return {"state": "down", "ready": False, "detail": detail}
+    detail = phone_last_seen(channel, state, now) if channel.name == "android" else "up"
+    return {"state": "up", "ready": True, "detail": detail}
+
+
+def phone_last_seen(channel: Channel, state: store.ChannelState, now: dt.datetime) -> str:
+    """When the Android phone last reported in, with a warning when it has been silent too long. A silent phone
+    is still tried (it may only be asleep); the outbox fails over when sends to it fail."""
+    limit = channel.settings["silence_warning_minutes"]
+    if state.last_seen_at is None:
+        return "WARNING: phone never seen (no system:ping or /health answer yet)"
+    silent = now - state.last_seen_at
+    detail = f"phone last seen {int(silent.total_seconds() // 60)} min ago ({state.last_seen_at:%Y-%m-%d %H:%M} UTC)"
+    if state.last_health:
+        detail += f", health {state.last_health}"
+    if silent > dt.timedelta(minutes=limit):
+        return f"WARNING: {detail}; silent longer than {limit} min"
+    return detail

@@ -27,11 +27,11 @@ import random
 import time
 from collections import Counter
 from collections.abc import Callable
-from zoneinfo import ZoneInfo
 
 from flask import Flask, current_app
 
-from gateway.channels.base import Channel, SendError, get_channel
+from gateway import clock
+from gateway.channels.base import Channel, SendError, SendResult, get_channel
 from gateway.logs import log_event
 from storage import outbox as store
 from storage.contacts import number_of, opt_out
@@ -94,16 +94,15 @@ def route_for(app: Flask, purpose: str, channel: str | None = None) -> list[str]
 
 def _after_quiet_hours(config: dict, when: dt.datetime) -> dt.datetime:
     """`when` (naive UTC), moved to the end of quiet hours if it falls inside them (local time, DST-aware)."""
-    zone = ZoneInfo(config["timezone"])
-    local = when.replace(tzinfo=dt.UTC).astimezone(zone)
+    zone = clock.zone_named(config["timezone"])
+    local = clock.in_zone(zone, when)
     start, end = (dt.time.fromisoformat(config["quiet_hours"][key]) for key in ("start", "end"))
-    clock = local.time()
-    inside = (start <= clock or clock < end) if start > end else (start <= clock < end)
+    time_of_day = local.time()
+    inside = (start <= time_of_day or time_of_day < end) if start > end else (start <= time_of_day < end)
     if not inside:
         return when
-    end_day = local.date() + dt.timedelta(days=1) if start > end and clock >= start else local.date()
-    end_local = dt.datetime.combine(end_day, end, tzinfo=zone)
-    return end_local.astimezone(dt.UTC).replace(tzinfo=None)
+    end_day = local.date() + dt.timedelta(days=1) if start > end and time_of_day >= start else local.date()
+    return clock.utc_of(zone, dt.datetime.combine(end_day, end))
 
 
 # ---------------------------------------------------------------------------------------------------- dispatch
@@ -161,6 +160,10 @@ def dispatch(app: Flask, budget_seconds: float | None = None) -> Counter:
 def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
     """Send one claimed row; every path leaves it sent, queued for a retry, failed or cancelled."""
     contact = Contact.get_by_id(row.contact_id)
+    if _expired(app, row):
+        store.mark_failed(row.id, f"expired: no channel could send it within its validity of "
+                                  f"{app.config['GATEWAY']['outbox']['validity_hours']} h ({row.last_error or ''})")
+        return "failed"
     if row.purpose in BULK_PURPOSES and contact.opted_out_at is not None:
         store.mark_cancelled(row.id, "opted out")
         return "cancelled"
@@ -170,7 +173,8 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
         return "failed"
     channel = _usable_channel(app, row)
     if channel is None:  # nothing was tried, so no attempt is used up: wait for a channel to come back
-        store.release(row.id, "no channel is configured and up", _when_a_channel_is_back(app, row))
+        back = min(_when_a_channel_is_back(app, row), _expires_at(app, row))
+        store.release(row.id, "no channel is configured and up", back)
         return "waiting"
     limiter.take(channel.name, channel.settings.get("rate_per_second", 1))
     ref = f"gw-{row.id}"  # stable across attempts: a phone that already has it answers 409, not a second SMS
@@ -183,10 +187,26 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
     except Exception as exc:  # an SDK surprise must not lose the message: retry it like a provider error
         log_event("outbox.send_crashed", logging.ERROR, message=row.id, channel=channel.name, exc_info=True)
         return _handle_failure(app, row, contact, channel, SendError(f"{type(exc).__name__}: {exc}"[:300], True))
-    store.mark_sent(row.id, result.provider_id, result.segments)
     store.record_send_success(channel.name)
+    if result.provider_id is None and not getattr(channel, "sends_our_id", False):
+        return _accepted_without_id(channel, row, number, result)
+    store.mark_sent(row.id, result.provider_id, result.segments)
     log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), attempt=row.attempts)
     return "sent"
+
+
+def _accepted_without_id(channel: Channel, row: Message, number: str, result: SendResult) -> str:
+    """The provider said yes but gave no id. Never send again (that could be a duplicate) and never call it sent
+    without an id (its status could never arrive): find it at the provider, else fail it as unconfirmed."""
+    for provider_id in channel.sent_ids(number, row.text, row.updated_at):
+        if not store.outbound_by_provider_id(channel.name, provider_id):
+            store.mark_sent(row.id, provider_id, result.segments)
+            log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), found=True)
+            return "sent"
+    store.mark_failed(row.id, f"unconfirmed: {channel.name} accepted it without a message id; not sent again, "
+                              "to avoid a duplicate (gateway outbox retry sends it again)")
+    log_event("outbox.unconfirmed", logging.WARNING, message=row.id, channel=channel.name)
+    return "unconfirmed"
 
 
 def _usable_channel(app: Flask, row: Message) -> Channel | None:
@@ -214,6 +234,10 @@ def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel
         return "failed"
     config = app.config["GATEWAY"]["outbox"]
     went_down = store.record_send_failure(channel.name, exc.reason, config["failover_after"], config["down_seconds"])
+    if store.channel_is_down(channel.name, utcnow()):
+        # The channel failed everyone, not this message: the attempts it took here are given back, so an outage
+        # of every provider leaves replies waiting (within their validity), not failed.
+        row.attempts = store.give_back_attempts(row.id, store.channel_state(channel.name).consecutive_failures)
     outcome = _retry_or_fail(app, row, exc)
     if went_down:
         log_event("channel.down", logging.WARNING, channel=channel.name, reason=exc.reason)
@@ -227,11 +251,23 @@ def _retry_or_fail(app: Flask, row: Message, exc: SendError) -> str:
     if row.attempts >= config["max_attempts"]:
         store.mark_failed(row.id, f"{exc.reason} (gave up after {row.attempts} attempts)")
         return "failed"
-    if store.channel_is_down(row.channel, utcnow()) and _other_channels_up(app, row):
-        store.mark_retry(row.id, exc.reason, utcnow())  # fail over now rather than wait out a backoff
-        return "retry"
+    if store.channel_is_down(row.channel, utcnow()):
+        if _other_channels_up(app, row):
+            store.mark_retry(row.id, exc.reason, utcnow())  # fail over now rather than wait out a backoff
+            return "retry"
+        back = min(_when_a_channel_is_back(app, row), _expires_at(app, row))
+        store.mark_retry(row.id, f"{exc.reason}; every channel is down: waiting for one to come back", back)
+        return "waiting"
     store.mark_retry(row.id, exc.reason, utcnow() + dt.timedelta(seconds=backoff_seconds(config, row.attempts)))
     return "retry"
+
+
+def _expires_at(app: Flask, row: Message) -> dt.datetime:
+    return row.created_at + dt.timedelta(hours=app.config["GATEWAY"]["outbox"]["validity_hours"])
+
+
+def _expired(app: Flask, row: Message) -> bool:
+    return utcnow() >= _expires_at(app, row)
 
 
 def _other_channels_up(app: Flask, row: Message) -> list[str]:

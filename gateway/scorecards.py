@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from zoneinfo import ZoneInfo
 
 from flask import Flask
 
 from flows.decision import Person
 from flows.effects import RecordScores
-from gateway.clock import local_zone
+from gateway import clock
 from gateway.conversation import AppliedRun
 from gateway.logs import log_event
 from storage import scorecards as store
@@ -23,17 +22,17 @@ GROUP_ALIASES = {"undisclosed": "unspecified", "none": "unspecified", "": "unspe
 
 
 def rounds_near(app: Flask, person: Person) -> dict:
-    zone = local_zone(app)
+    zone = clock.local_zone(app)
     return {"rounds": [_round_item(round_, zone) for round_ in store.open_rounds_near(person.unit_id)]}
 
 
-def _round_item(round_: store.Round, zone: ZoneInfo) -> dict:
+def _round_item(round_: store.Round, zone: dt.tzinfo) -> dict:
     sp = round_.service_point
     item = {"key": str(round_.id), "mn": sp.name_mn, "en": sp.name_en,
             "indicators": [_text_item(ind) for ind in round_.indicators.order_by(store.Indicator.position)],
             "meeting": {}}
     if round_.meeting_at:
-        local = round_.meeting_at.replace(tzinfo=dt.UTC).astimezone(zone)
+        local = clock.in_zone(zone, round_.meeting_at)
         item["meeting"] = {"date": local.date().isoformat(), "time": local.strftime("%H:%M"),
                            "place": {"mn": round_.meeting_place_mn or "", "en": round_.meeting_place_en
                                      or round_.meeting_place_mn or ""}}

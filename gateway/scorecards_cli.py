@@ -6,12 +6,13 @@ import datetime as dt
 import json
 import sys
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import click
-import yaml
+from ruamel.yaml.error import YAMLError
 
+from gateway import clock
 from gateway.cli import with_app
+from gateway.config import load_yaml
 from storage.access import cli_principal
 
 
@@ -25,7 +26,10 @@ def load_indicators(path: str) -> list[dict]:
     if path.lower().endswith(".csv"):
         rows = [dict(row) for row in csv.DictReader(text.splitlines())]
     else:
-        data = yaml.safe_load(text)
+        try:
+            data = load_yaml(text)
+        except YAMLError as exc:
+            _fail(f"{path}: not valid YAML: {exc}".replace("\n", " "))
         rows = data.get("indicators") if isinstance(data, dict) else data
     if not isinstance(rows, list) or not rows:
         _fail(f"{path}: expected a list of indicators with code, mn and en")
@@ -81,8 +85,7 @@ def rounds_create(app, sp_code, indicator_file, unit, kind, name_mn, name_en, mi
 def _utc(app, local: dt.datetime | None) -> dt.datetime | None:
     if local is None:
         return None
-    zone = ZoneInfo(app.config["GATEWAY"]["timezone"])
-    return local.replace(tzinfo=zone).astimezone(dt.UTC).replace(tzinfo=None)
+    return clock.to_utc(app, local)
 
 
 def _status_command(name: str, status: str, doc: str):
@@ -261,10 +264,11 @@ def subscribers_group() -> None:
 @with_app
 def subscribers_add(app, phone: str, label: str, unit: str | None) -> None:
     """Subscribe a phone number to the weekly SMS summary."""
+    from gateway.phones import InvalidPhoneNumber, normalize_phone
     from storage import digests as store
     from storage.contacts import contact_for_number, opt_in
     from storage.models import AdminUnit
-    from storage.phones import InvalidPhoneNumber, mask_phone, normalize_phone
+    from storage.phones import mask_phone
 
     config = app.config["GATEWAY"]
     try:
@@ -327,8 +331,8 @@ def export_round(app, round_id: int, since, until, out) -> None:
 
     Round.get_or_none(Round.id == round_id) or _fail(f"no round {round_id}")
     record(cli_principal(), "export.round", f"round:{round_id}")
-    zone = app.config["GATEWAY"]["timezone"]
-    _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until), zone), out)
+    local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
+    _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until), local_date), out)
 
 
 @export_group.command("flow")
@@ -343,8 +347,8 @@ def export_flow(app, flow_id: str, since, until, out) -> None:
     from storage.audit import record
 
     record(cli_principal(), "export.flow", f"flow:{flow_id}")
-    zone = app.config["GATEWAY"]["timezone"]
-    _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until), zone), out)
+    local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
+    _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until), local_date), out)
 
 
 def _stream(columns, rows, out: str | None) -> None:

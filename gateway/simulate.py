@@ -229,7 +229,7 @@ def _interactive() -> Iterator[str]:
 def simulate(ctx: click.Context, channel: str, number: str, lang: str | None, script_file: TextIO | None,
              url: str | None) -> None:
     """Talk to the flows as a basic phone would, through the Africa's Talking webhooks."""
-    from storage.phones import InvalidPhoneNumber, normalize_phone
+    from gateway.phones import InvalidPhoneNumber, normalize_phone
 
     try:
         number = normalize_phone(number)

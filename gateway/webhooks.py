@@ -8,16 +8,17 @@ handled one at a time (the conversation takes the per-contact lock: `storage.run
 """
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import hashlib
 import logging
+import traceback
 from urllib.parse import parse_qsl
 
 from flask import Blueprint, Flask, Response, current_app, jsonify, request
 from werkzeug.datastructures import MultiDict
 
 from flows.text import normalize
-from gateway import conversation
+from gateway import conversation, flood
 from gateway.channels.base import (
     BadRequest,
     Channel,
@@ -26,10 +27,9 @@ from gateway.channels.base import (
     Seen,
     SessionEnded,
     Unroutable,
-    enabled_channels,
     get_channel,
 )
-from gateway.health import add_health_check
+from gateway.inputs import has_lone_surrogate, replace_lone_surrogates
 from gateway.logs import log_event
 from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
 from storage import outbox as store
@@ -53,14 +53,26 @@ USSD_SORRY = UssdScreen("Uuchlaarai, aldaa garlaa. Dahin oroldono uu.\nSorry, so
                         end=True)
 
 
+def webhook_urls(app: Flask, base: str, show_token: bool = False) -> list[tuple[str, str, str]]:
+    """(channel, action, URL to paste) for every enabled channel. AT signs nothing, so its URLs carry the secret
+    token: shown as a placeholder unless `show_token`."""
+    config = app.config["GATEWAY"]
+    token = config["channels"]["africastalking"].get("webhook_token") if show_token else None
+    urls = []
+    for path, name, action in ROUTES:
+        channel = get_channel(app, name)
+        if channel is None or not _action_enabled(channel, action):
+            continue
+        query = f"?token={token or '<AT_WEBHOOK_TOKEN>'}" if name == "africastalking" else ""
+        urls.append((name, action, base.rstrip("/") + path + query))
+    return urls
+
+
 def init_app(app: Flask) -> None:
     bp = Blueprint("webhooks", __name__)  # one per app: tests build many apps
     for path, channel, action in ROUTES:
         bp.add_url_rule(path, f"{channel}_{action}", _view(channel, action), methods=["POST"])
     app.register_blueprint(bp)
-    _announce_unverified(app)
-    if get_channel(app, "android") is not None:
-        add_health_check(app, phone_watchdog)
 
 
 def _view(channel_name: str, action: str):
@@ -70,14 +82,6 @@ def _view(channel_name: str, action: str):
     return view
 
 
-def _announce_unverified(app: Flask) -> None:
-    warnings = app.extensions.setdefault("gateway.warnings", [])
-    for name in enabled_channels(app):
-        if not app.config["GATEWAY"]["channels"][name].get("verify", True):
-            warnings.append(f"channel '{name}' has verify: false — ANYONE can post fake messages to its webhooks. "
-                            "Development only!")
-
-
 # ---------------------------------------------------------------------------------------------------- wrapper
 
 def handle(channel_name: str, action: str) -> Response:
@@ -85,14 +89,14 @@ def handle(channel_name: str, action: str) -> Response:
     if channel is None or not _action_enabled(channel, action):
         return _error(404, f"channel '{channel_name}' is not configured")
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH raises 413 here
+    now = utcnow()
     try:
         form = _form(raw)
-        if channel.verifies and not channel.verify(request, form):
+        if channel.verifies and not channel.verify(request, form, now):
             log_event("webhook.rejected", logging.WARNING, channel=channel_name, action=action,
                       remote=request.remote_addr)
             return _error(403, "request could not be verified")
-        events = channel.parse(action, request, form)
-        _refuse_nul(events)
+        events = _storable(channel.parse(action, request, form, now))
     except BadRequest as exc:
         return _error(400, str(exc))
     reply = None
@@ -125,11 +129,19 @@ def _form(raw: bytes) -> MultiDict:
         raise BadRequest("form body could not be decoded as UTF-8") from None
 
 
-def _refuse_nul(events: list) -> None:
-    """PostgreSQL text cannot hold U+0000, so such a message could not be stored exactly as received: refuse it."""
+def _storable(events: list) -> list:
+    """Texts as the database can hold them. U+0000 cannot be stored exactly as received, so it is refused. A lone
+    surrogate (half an emoji, valid in a JSON string) is replaced by U+FFFD: the message is kept and answered."""
+    storable = []
     for event in events:
-        if "\x00" in (getattr(event, "text", "") or ""):
-            raise BadRequest("field 'text' contains a NUL character")
+        for name in ("text", "sender"):
+            value = getattr(event, name, None)
+            if value and "\x00" in value:
+                raise BadRequest(f"field '{name}' contains a NUL character")
+            if value and has_lone_surrogate(value):
+                event = dataclasses.replace(event, **{name: replace_lone_surrogates(value)})
+        storable.append(event)
+    return storable
 
 
 def _error(status: int, detail: str) -> Response:
@@ -161,6 +173,8 @@ def _apply(channel: Channel, action: str, event) -> Reply | None:
 def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
     template = channel.render("sms", None)
     try:
+        if flood.over_limit(current_app, sms):  # stored, not answered; one polite notice per window
+            return template
         handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body)
         return Reply(handled.body, content_type=template.content_type)
     except Exception:
@@ -196,11 +210,16 @@ def _record_failure(channel: Channel, action: str, phone: str, provider_id: str 
     gets the same answer and an operator can look at it. The provider gets a normal answer, never a 500."""
     log_event("webhook.handler_failed", logging.ERROR, channel=channel.name, action=action, exc_info=True)
     reply = channel.render(action, answer)
-    earlier = store.inbound_by_provider_id(channel.name, provider_id) if provider_id else None
-    if earlier is None:
-        contact, _ = contact_for_number(phone, current_app.config["SECRET_KEY"])
-        store.create_inbound(contact=contact.id, channel=channel.name, kind=kind, provider_id=provider_id, text=text,
-                             text_norm=normalize(text), status="error", response=reply.body)
+    try:
+        earlier = store.inbound_by_provider_id(channel.name, provider_id) if provider_id else None
+        if earlier is None:
+            contact, _ = contact_for_number(phone, current_app.config["SECRET_KEY"])
+            store.create_inbound(contact=contact.id, channel=channel.name, kind=kind, provider_id=provider_id,
+                                 text=replace_lone_surrogates(text), text_norm=None, status="error",
+                                 response=reply.body)
+    except Exception:  # the database itself is failing: answer anyway, so the provider does not retry forever
+        log_event("webhook.failure_not_recorded", logging.ERROR, channel=channel.name, action=action,
+                  error=traceback.format_exc(limit=1).splitlines()[-1])
     return reply
 
 
@@ -227,22 +246,3 @@ def _provider_opt_out(phone: str | None, row: Message | None) -> None:
     if contact is not None and contact.opted_out_at is None:
         opt_out(contact)
         log_event("contact.opted_out_by_provider", contact=contact.id, phone=mask_phone(phone or ""))
-
-
-# ---------------------------------------------------------------------------------------------------- watchdog
-
-def phone_watchdog() -> tuple[str, bool, object]:
-    """/healthz entry for the Android phone: when it was last seen, and a warning when silent too long."""
-    settings = current_app.config["GATEWAY"]["channels"]["android"]
-    state = store.channel_state("android")
-    limit = dt.timedelta(minutes=settings["silence_warning_minutes"])
-    if state.last_seen_at is None:
-        return "android", False, "WARNING: phone never seen (no system:ping or /health answer yet)"
-    age = utcnow() - state.last_seen_at
-    minutes = int(age.total_seconds() // 60)
-    detail = f"phone last seen {minutes} min ago ({state.last_seen_at:%Y-%m-%d %H:%M} UTC)"
-    if state.last_health:
-        detail += f", health {state.last_health}"
-    if age > limit:
-        return "android", False, f"WARNING: {detail}; silent longer than {settings['silence_warning_minutes']} min"
-    return "android", True, detail

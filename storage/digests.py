@@ -6,10 +6,8 @@ Python only walks the already-aggregated cells (rounds × indicators × groups) 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo
 
 import peewee as pw
 
@@ -49,7 +47,7 @@ MODELS = [DigestSubscriber, DigestSend]
 
 @dataclass(frozen=True)
 class Week:
-    """An ISO week in local time, with its bounds in naive UTC for querying."""
+    """An ISO week in local time, with its bounds in naive UTC for querying (built by gateway.clock)."""
 
     label: str  # 2026-W47
     first_day: dt.date  # Monday, local
@@ -60,31 +58,7 @@ class Week:
     def last_day(self) -> dt.date:
         return self.first_day + dt.timedelta(days=6)
 
-    @classmethod
-    def parse(cls, label: str, timezone: str) -> Week:
-        match = re.fullmatch(r"(\d{4})-?W(\d{1,2})", label.strip().upper())
-        if not match:
-            raise ValueError(f"a week must look like 2026-W47, not {label!r}")
-        try:
-            monday = dt.date.fromisocalendar(int(match[1]), int(match[2]), 1)
-        except ValueError:
-            raise ValueError(f"{label!r} is not a week of that year") from None
-        return cls.of(monday, timezone)
-
-    @classmethod
-    def of(cls, day: dt.date, timezone: str) -> Week:
-        monday = day - dt.timedelta(days=day.weekday())
-        year, week, _ = monday.isocalendar()
-        zone = ZoneInfo(timezone)
-
-        def utc(date: dt.date) -> dt.datetime:
-            local = dt.datetime.combine(date, dt.time(), tzinfo=zone)
-            return local.astimezone(dt.UTC).replace(tzinfo=None)
-
-        return cls(f"{year}-W{week:02d}", monday, utc(monday), utc(monday + dt.timedelta(days=7)))
-
-    def previous(self, timezone: str) -> Week:
-        return Week.of(self.first_day - dt.timedelta(days=7), timezone)
+    # Built from a label or a day by gateway.clock (week_of, parse_week), where local time is converted.
 
 
 # --- small-cell suppression ------------------------------------------------------------------------------

@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Iterator, Sequence
-from zoneinfo import ZoneInfo
+from collections.abc import Callable, Iterator, Sequence
 
 from storage.db import database, is_postgres
 from storage.phones import mask_phones_in
 
 BATCH = 2000
+LocalDate = Callable[[object], dt.date] | None
 
 ROUND_COLUMNS = ["service_point", "admin_unit", "round", "indicator", "group", "score", "channel", "scored_on"]
 # Groups that the digest would suppress (below the round's minimum cell, plus the complementary one) are
@@ -74,13 +74,14 @@ def _server_side(sql: str, params: Sequence) -> Iterator[tuple]:
 
 
 def round_rows(round_id: int, since: dt.datetime | None, until: dt.datetime | None,
-               timezone: str = "UTC") -> Iterator[tuple]:
-    zone = ZoneInfo(timezone)
+               local_date: LocalDate = None) -> Iterator[tuple]:
+    """A round's scores; `local_date` turns a stored UTC time into the local date shown (default: the UTC date)."""
+    local_date = local_date or _utc_date
     hidden = sorted(_hidden_groups(round_id))
     sql = ROUND_SQL.format(hidden="(" + ",".join("?" * len(hidden)) + ")" if hidden else "(NULL)")
     for sp, unit, number, code, group, score, channel, scored_at in stream(
             sql, [*hidden, round_id, since or FAR_PAST, until or FAR_FUTURE]):
-        yield sp, unit, number, code, group, score, channel, _local_date(scored_at, zone)
+        yield sp, unit, number, code, group, score, channel, local_date(scored_at).isoformat()
 
 
 def _hidden_groups(round_id: int) -> set[str]:
@@ -93,15 +94,14 @@ def _hidden_groups(round_id: int) -> set[str]:
 
 
 def flow_rows(flow_id: str, since: dt.datetime | None, until: dt.datetime | None,
-              timezone: str = "UTC") -> Iterator[tuple]:
+              local_date: LocalDate = None) -> Iterator[tuple]:
     """Flow results, with anything that looks like a phone number inside free text masked."""
-    zone = ZoneInfo(timezone)
+    local_date = local_date or _utc_date
     for run, flow, channel, name, value, category, created in stream(
             FLOW_SQL, [flow_id, since or FAR_PAST, until or FAR_FUTURE]):
-        yield run, flow, channel, name, mask_phones_in(value or ""), category, _local_date(created, zone)
+        yield run, flow, channel, name, mask_phones_in(value or ""), category, local_date(created).isoformat()
 
 
-def _local_date(value, zone: ZoneInfo) -> str:
-    """The local calendar date of a stored (naive UTC) time: a date, not a time, so rows cannot be timed."""
-    moment = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
-    return moment.replace(tzinfo=dt.UTC).astimezone(zone).date().isoformat()
+def _utc_date(value) -> dt.date:
+    """Dates, not times, so rows cannot be timed. Local dates come from the caller (gateway.clock)."""
+    return value.date() if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value)).date()

@@ -1,12 +1,21 @@
-"""Leases: a row per name, held by one process until it expires, so a job runs once across processes."""
+"""Leases: a row per name, held by one process until it expires, so a job runs once across processes. And when
+each job last ran, so a scheduled run missed while the service was down is made up once after a restart."""
 from __future__ import annotations
 
 import datetime as dt
 
 import peewee
+import peewee as pw
 
-from storage.db import database, utcnow
+from storage.db import BaseModel, database, utcnow
 from storage.models import Lease
+
+
+class JobRun(BaseModel):
+    """Scheduled times up to `covered_until` (naive UTC) are accounted for: the job ran then, or started watching."""
+
+    name = pw.CharField(primary_key=True)
+    covered_until = pw.DateTimeField()
 
 
 def acquire(name: str, holder: str, seconds: int) -> bool:
@@ -28,6 +37,23 @@ def acquire(name: str, holder: str, seconds: int) -> bool:
 
 def release(name: str, holder: str) -> None:
     Lease.delete().where((Lease.name == name) & (Lease.holder == holder)).execute()
+
+
+def covered_until(name: str) -> dt.datetime | None:
+    run = JobRun.get_or_none(JobRun.name == name)
+    return run.covered_until if run else None
+
+
+def cover(name: str, until: dt.datetime) -> None:
+    """Record that the job's scheduled times up to `until` are done (never moves back)."""
+    updated = (JobRun.update(covered_until=until)
+               .where((JobRun.name == name) & (JobRun.covered_until < until)).execute())
+    if not updated and covered_until(name) is None:
+        try:
+            with database.atomic():
+                JobRun.insert(name=name, covered_until=until).execute()
+        except peewee.IntegrityError:
+            cover(name, until)
 
 
 def holder_of(name: str) -> str | None:

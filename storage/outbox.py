@@ -64,6 +64,16 @@ def recent_inbound_duplicate(contact_id: int, channel: str, text: str, since: dt
             .order_by(Message.id.desc()).first())
 
 
+def recent_inbound_sms(contact_key: str, since: dt.datetime) -> tuple[int | None, int]:
+    """(contact id, how many SMS they sent us since `since` on any channel), in one statement: the flood limit's
+    count. (None, 0) for a number never seen."""
+    recent = ((Message.contact == Contact.id) & (Message.direction == "in") & (Message.kind == "sms")
+              & (Message.created_at >= since))
+    row = (Contact.select(Contact.id, pw.fn.COUNT(Message.id)).join(Message, pw.JOIN.LEFT_OUTER, on=recent)
+           .where(Contact.key == contact_key).group_by(Contact.id).tuples().first())
+    return (row[0], row[1]) if row else (None, 0)
+
+
 def contact_by_key(key: str) -> Contact | None:
     return Contact.get_or_none(Contact.key == key)
 
@@ -184,6 +194,14 @@ def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> Non
     _update(message_id, status="queued", last_error=error, next_attempt_at=next_attempt_at)
 
 
+def give_back_attempts(message_id: int, at_most: int) -> int:
+    """Uncount up to `at_most` attempts (never below 0); returns the attempts left."""
+    (Message.update(attempts=pw.fn.MAX(Message.attempts - at_most, 0) if not is_postgres()
+                    else pw.fn.GREATEST(Message.attempts - at_most, 0))
+     .where(Message.id == message_id).execute())
+    return Message.get_by_id(message_id).attempts
+
+
 def release(message_id: int, reason: str, next_attempt_at: dt.datetime) -> None:
     """Give a claimed row back untried: queued again, and the claim's attempt is not counted."""
     _update(message_id, status="queued", attempts=Message.attempts - 1, last_error=reason,
@@ -207,6 +225,11 @@ def apply_status(channel: str, provider_id: str, status: str, error: str | None 
     (Message.update(**fields)
      .where((Message.channel == channel) & (Message.direction == "out") & (Message.provider_id == provider_id)
             & (Message.status.in_(lower))).execute())
+    return Message.get_or_none((Message.channel == channel) & (Message.direction == "out")
+                               & (Message.provider_id == provider_id))
+
+
+def outbound_by_provider_id(channel: str, provider_id: str) -> Message | None:
     return Message.get_or_none((Message.channel == channel) & (Message.direction == "out")
                                & (Message.provider_id == provider_id))
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 from flask import Blueprint, current_app, g, jsonify
 
 from gateway import broadcasts as bc
+from gateway.api import schemas
 from gateway.api.auth import audit, require_role
-from gateway.api.meetings import BadBody, audience_field, bad_request, json_body, pair, time_field
+from gateway.api.meetings import BadBody, audience_field, bad_request, pair, time_field
+from gateway.api.validation import accepts, request_body, responds
 from storage import meetings as store
 
 bp = Blueprint("broadcasts", __name__)
@@ -13,10 +15,13 @@ bp = Blueprint("broadcasts", __name__)
 
 @bp.post("/broadcasts")
 @require_role("staff")
+@accepts(body=schemas.BroadcastIn)
+@responds(201, schemas.BroadcastOut)
+@responds(200, schemas.PreviewOut, description="the preview of a dry run: nothing is queued")
 def create_broadcast():
     """Send a message to an audience now or at send_at; {"dry_run": true} returns the preview and queues nothing."""
     try:
-        body = json_body()
+        body = request_body()
         text_mn, text_en = pair(body, "text")
         if not text_mn:
             raise BadBody("'text' is required: a string, or {\"mn\": …, \"en\": …}")
@@ -34,6 +39,7 @@ def create_broadcast():
 
 @bp.get("/broadcasts/<int:broadcast_id>")
 @require_role("staff")
+@responds(200, schemas.BroadcastOut)
 def show_broadcast(broadcast_id: int):
     """A broadcast's status and progress: messages queued, sending, sent, delivered, failed, cancelled."""
     broadcast = store.get_broadcast(broadcast_id)

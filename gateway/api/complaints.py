@@ -6,10 +6,12 @@ Nobody sees a phone number: complaints carry no contact, and numbers typed into 
 """
 from __future__ import annotations
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify
 
 from gateway import complaints as service
+from gateway.api import schemas
 from gateway.api.auth import audit, require_role
+from gateway.api.validation import accepts, request_body, request_query, responds
 from storage import complaints as store
 
 bp = Blueprint("complaints", __name__)
@@ -22,29 +24,32 @@ def _complaint_error(exc: store.ComplaintError):
 
 @bp.get("/complaints")
 @require_role("staff")
+@accepts(query=schemas.ComplaintListQuery)
+@responds(200, schemas.ComplaintList)
 def list_complaints():
     """Complaints, newest first; ?status=, ?limit=, ?offset=. Admins also see sensitive ones."""
-    status = request.args.get("status")
-    if status and status not in store.STATUSES:
-        abort(400, description=f"status must be one of {', '.join(store.STATUSES)}")
-    rows = store.list_complaints(status=status, include_sensitive=_is_admin(), limit=_int_arg("limit", 100, 500),
-                                 offset=_int_arg("offset", 0, 10**9))
+    query = request_query()
+    rows = store.list_complaints(status=query.status, include_sensitive=_is_admin(), limit=query.limit,
+                                 offset=query.offset)
     return jsonify(complaints=[store.complaint_view(c, with_text=False) for c in rows])
 
 
 @bp.get("/complaints/restricted")
 @require_role("cso")
+@accepts(query=schemas.ComplaintListQuery)
+@responds(200, schemas.ComplaintList)
 def restricted_queue():
     """The restricted queue (sensitive complaints): admins and designated CSO tokens only."""
     _require_restricted_reader()
-    rows = store.list_complaints(status=request.args.get("status"), sensitive_only=True,
-                                 limit=_int_arg("limit", 100, 500), offset=_int_arg("offset", 0, 10**9))
+    query = request_query()
+    rows = store.list_complaints(status=query.status, sensitive_only=True, limit=query.limit, offset=query.offset)
     audit("complaints.restricted_list", None)
     return jsonify(complaints=[store.complaint_view(c) for c in rows])
 
 
 @bp.get("/complaints/<ref>")
 @require_role("cso")
+@responds(200, schemas.ComplaintOut)
 def show_complaint(ref: str):
     """One complaint with its history (staff; sensitive ones admins and designated CSO tokens only)."""
     complaint = _complaint(ref)
@@ -55,6 +60,8 @@ def show_complaint(ref: str):
 
 @bp.post("/complaints/<ref>/status")
 @require_role("staff")
+@accepts(body=schemas.ComplaintStatusIn)
+@responds(200, schemas.ComplaintOut)
 def set_status(ref: str):
     """Change the status with a note: {status, note}. "resolved" texts the citizen "Is it solved? 1 yes 2 no"."""
     complaint = _complaint(ref, staff_action=True)
@@ -70,6 +77,8 @@ def set_status(ref: str):
 
 @bp.post("/complaints/<ref>/redact")
 @require_role("staff")
+@accepts(body=schemas.RedactionIn)
+@responds(200, schemas.ComplaintOut)
 def redact(ref: str):
     """Store the redacted text (names removed), the only text that reaches reports: {text}."""
     complaint = _complaint(ref, staff_action=True)
@@ -82,6 +91,8 @@ def redact(ref: str):
 
 @bp.post("/complaints/<ref>/sensitive")
 @require_role("staff")
+@accepts(body=schemas.SensitiveIn)
+@responds(200, schemas.ComplaintOut)
 def mark_sensitive(ref: str):
     """Move a complaint to the restricted queue ({sensitive: true}); only admins can take it out."""
     complaint = _complaint(ref, staff_action=True)
@@ -116,17 +127,5 @@ def _require_restricted_reader() -> None:
         abort(403, description="restricted queue: admins and designated CSO accounts only")
 
 
-def _int_arg(name: str, default: int, maximum: int) -> int:
-    raw = request.args.get(name)
-    if raw is None:
-        return default
-    if not raw.isdigit():
-        abort(400, description=f"'{name}' must be a whole number")
-    return min(int(raw), maximum)
-
-
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object")
-    return body
+    return request_body()

@@ -1,10 +1,12 @@
 """GET /api/v1/digests/<YYYY-Www>[.csv|.html|.txt]: the weekly CSO digest (role cso), every read audited."""
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, current_app, jsonify, request
+from flask import Blueprint, Response, abort, current_app, jsonify
 
 from gateway import digests
+from gateway.api import schemas
 from gateway.api.auth import audit, require_role
+from gateway.api.validation import accepts, request_query, responds
 from storage.models import AdminUnit
 
 bp = Blueprint("digests", __name__)
@@ -14,6 +16,8 @@ FORMATS = {"json": None, "csv": "text/csv; charset=utf-8", "html": "text/html; c
 
 @bp.get("/digests/<week>")
 @require_role("cso")
+@accepts(query=schemas.DigestQuery)
+@responds(200, schemas.DigestOut, content_type="text/csv, text/html, text/plain")
 def weekly_digest(week: str):
     """The digest of one ISO week (2026-W47): JSON, or add .csv, .html or .txt (the SMS summary); ?unit=CODE."""
     label, _, fmt = week.partition(".")
@@ -24,7 +28,7 @@ def weekly_digest(week: str):
         the_week = digests.week_of(current_app, label)
     except ValueError as exc:
         return jsonify(error="bad_request", detail=str(exc)), 400
-    unit = request.args.get("unit") or None
+    unit = request_query().unit or None
     if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
         abort(404, description=f"no admin unit with code {unit!r}")
     digest = digests.build(current_app, the_week, unit)

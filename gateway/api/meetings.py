@@ -1,11 +1,13 @@
 """/api/v1/meetings (role staff): create, list, show with the tally, and PATCH to move or cancel."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, g, jsonify, request
+from flask import Blueprint, current_app, g, jsonify
 
 from gateway import broadcasts as bc
 from gateway import meetings
+from gateway.api import schemas
 from gateway.api.auth import audit, require_role
+from gateway.api.validation import accepts, request_body, request_query, responds
 from storage import meetings as store
 from storage.db import utcnow
 
@@ -14,13 +16,6 @@ bp = Blueprint("meetings", __name__)
 
 class BadBody(ValueError):
     """A request body that is not what the endpoint takes."""
-
-
-def json_body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        raise BadBody("the body must be a JSON object (Content-Type: application/json)")
-    return body
 
 
 def pair(body: dict, name: str) -> tuple[str | None, str | None]:
@@ -79,10 +74,13 @@ def _meeting_fields(body: dict) -> dict:
 
 @bp.post("/meetings")
 @require_role("staff")
+@accepts(body=schemas.MeetingIn)
+@responds(201, schemas.MeetingOut)
+@responds(200, schemas.PreviewOut, description="the preview of a dry run: nothing is queued")
 def create_meeting():
     """Create a meeting: its notice goes now (or at notice_at), reminders are planned; dry_run previews."""
     try:
-        body = json_body()
+        body = request_body()
         fields = _meeting_fields(body)
         if body.get("dry_run"):
             clean = meetings.check_meeting(current_app, fields)
@@ -98,9 +96,11 @@ def create_meeting():
 
 @bp.get("/meetings")
 @require_role("staff")
+@accepts(query=schemas.MeetingListQuery)
+@responds(200, schemas.MeetingList)
 def list_meetings():
     """Upcoming meetings (?all=1 for every meeting), newest start last, with tallies."""
-    include_past = request.args.get("all") in ("1", "true", "yes")
+    include_past = request_query().all in ("1", "true", "yes")
     return jsonify(meetings=[meetings.meeting_summary(current_app, m)
                              for m in store.meetings_list(utcnow(), include_past)])
 
@@ -114,6 +114,7 @@ def _meeting_or_404(meeting_id: int):
 
 @bp.get("/meetings/<int:meeting_id>")
 @require_role("staff")
+@responds(200, schemas.MeetingOut)
 def show_meeting(meeting_id: int):
     """One meeting with its sends and tally: yes, no, questions, sent, delivered, failed."""
     meeting, error = _meeting_or_404(meeting_id)
@@ -127,13 +128,15 @@ def show_meeting(meeting_id: int):
 
 @bp.patch("/meetings/<int:meeting_id>")
 @require_role("staff")
+@accepts(body=schemas.MeetingChange)
+@responds(200, schemas.MeetingOut)
 def change_meeting(meeting_id: int):
     """Move ({"starts_at": …, "place": …}) or cancel ({"status": "cancelled"}) a meeting."""
     meeting, error = _meeting_or_404(meeting_id)
     if error:
         return error
     try:
-        body = json_body()
+        body = request_body()
         if body.get("status") == "cancelled":
             meetings.cancel_meeting(current_app, meeting, created_by=g.api_token.name)
             action = "meeting.cancel"

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import datetime as dt
-from zoneinfo import ZoneInfo
 
-from flask import Blueprint, abort, current_app, g, jsonify, request
+from flask import Blueprint, abort, current_app, g, jsonify
 
+from gateway import clock
+from gateway.api import schemas
 from gateway.api.auth import require_role
+from gateway.api.validation import accepts, request_body, request_query, responds
 from storage import scorecards as store
 
 bp = Blueprint("rounds", __name__)
@@ -20,13 +22,17 @@ def _round_error(exc: store.RoundError):
 
 @bp.get("/rounds")
 @require_role("admin")
+@accepts(query=schemas.RoundListQuery)
+@responds(200, schemas.RoundList)
 def list_rounds():
     """Rounds, optionally ?status=draft|open|closed."""
-    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request.args.get("status"))])
+    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request_query().status)])
 
 
 @bp.post("/rounds")
 @require_role("admin")
+@accepts(body=schemas.RoundIn)
+@responds(201, schemas.RoundOut)
 def create_round():
     """Create a draft round: {service_point, indicators: [{code, mn, en, latn?, provider_score?}], min_cell?, …}."""
     body = _body()
@@ -51,6 +57,7 @@ def create_round():
 
 @bp.get("/rounds/<int:round_id>")
 @require_role("admin")
+@responds(200, schemas.RoundOut)
 def show_round(round_id: int):
     """One round with its indicators, provider self-scores and action items."""
     return jsonify(store.round_summary(_round(round_id)))
@@ -58,6 +65,8 @@ def show_round(round_id: int):
 
 @bp.patch("/rounds/<int:round_id>")
 @require_role("admin")
+@accepts(body=schemas.RoundChange)
+@responds(200, schemas.RoundOut)
 def change_round(round_id: int):
     """Change min_cell, dates or the interface meeting of a round."""
     round_ = store.update_round(_round(round_id), **_round_fields(_body()))
@@ -66,6 +75,7 @@ def change_round(round_id: int):
 
 @bp.delete("/rounds/<int:round_id>")
 @require_role("admin")
+@responds(204, description="deleted")
 def delete_round(round_id: int):
     """Delete a draft round."""
     store.delete_round(_round(round_id))
@@ -74,6 +84,7 @@ def delete_round(round_id: int):
 
 @bp.post("/rounds/<int:round_id>/open")
 @require_role("admin")
+@responds(200, schemas.RoundOut)
 def open_round(round_id: int):
     """Open a round for scoring."""
     return jsonify(store.round_summary(store.set_status(_round(round_id), "open")))
@@ -81,6 +92,7 @@ def open_round(round_id: int):
 
 @bp.post("/rounds/<int:round_id>/close")
 @require_role("admin")
+@responds(200, schemas.RoundOut)
 def close_round(round_id: int):
     """Close a round: no more scores are accepted."""
     return jsonify(store.round_summary(store.set_status(_round(round_id), "closed")))
@@ -88,6 +100,8 @@ def close_round(round_id: int):
 
 @bp.post("/rounds/<int:round_id>/action-items")
 @require_role("admin")
+@accepts(body=schemas.ActionItemIn)
+@responds(201, schemas.ActionItemOut)
 def add_action_item(round_id: int):
     """Add an interface-meeting action item: {action, owner_role, owner_org, due_on, indicator?}."""
     body = _body()
@@ -101,6 +115,8 @@ def add_action_item(round_id: int):
 
 @bp.patch("/action-items/<int:item_id>")
 @require_role("admin")
+@accepts(body=schemas.ActionItemChange)
+@responds(200, schemas.ActionItemOut)
 def update_action_item(item_id: int):
     """Record progress on an action item: {status, note?}."""
     item = store.ActionItem.get_or_none(store.ActionItem.id == item_id) or abort(404, description="no such item")
@@ -114,10 +130,7 @@ def _round(round_id: int) -> store.Round:
 
 
 def _body() -> dict:
-    body = request.get_json(silent=True)
-    if not isinstance(body, dict):
-        abort(400, description="the body must be a JSON object")
-    return body
+    return request_body()
 
 
 def _min_cell(value) -> int:
@@ -128,9 +141,9 @@ def _min_cell(value) -> int:
 
 def _date(name: str, value) -> dt.date:
     try:
-        return dt.date.fromisoformat(str(value))
-    except ValueError:
-        abort(400, description=f"'{name}' must be a date YYYY-MM-DD")
+        return clock.parse_date(str(value))
+    except clock.LocalTimeError as exc:
+        abort(400, description=f"'{name}' must be a date YYYY-MM-DD: {exc}")
 
 
 def _round_fields(body: dict, exclude: tuple = ()) -> dict:
@@ -152,9 +165,6 @@ def _round_fields(body: dict, exclude: tuple = ()) -> dict:
 def _local_datetime(value) -> dt.datetime:
     """A local 'YYYY-MM-DDTHH:MM' (or with an offset) as naive UTC."""
     try:
-        moment = dt.datetime.fromisoformat(str(value))
-    except ValueError:
-        abort(400, description="'meeting_at' must be a date and time YYYY-MM-DDTHH:MM (local time)")
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=ZoneInfo(current_app.config["GATEWAY"]["timezone"]))
-    return moment.astimezone(dt.UTC).replace(tzinfo=None)
+        return clock.parse_local_time(current_app, str(value))
+    except clock.LocalTimeError as exc:
+        abort(400, description=f"'meeting_at' must be a date and time YYYY-MM-DDTHH:MM (local time): {exc}")

@@ -5,6 +5,7 @@ allowlist. Wire formats: protocols.md §1–2.
 """
 from __future__ import annotations
 
+import datetime as dt
 import hmac
 
 import requests
@@ -27,7 +28,6 @@ from gateway.channels.base import (
     require,
 )
 from gateway.messages import InboundSms, StatusReport, UssdHop
-from storage.db import utcnow
 
 DEFAULT_BASE_URL = "https://api.africastalking.com"
 SANDBOX_BASE_URL = "https://api.sandbox.africastalking.com"
@@ -49,33 +49,32 @@ class AfricasTalking(Channel):
     ROUTES = {"sms": "parse_sms", "ussd": "parse_ussd", "ussd_events": "parse_ussd_event",
               "delivery": "parse_delivery", "optout": "parse_optout"}
 
-    def verify(self, request: Request, form: MultiDict) -> bool:
+    def verify(self, request: Request, form: MultiDict, now: dt.datetime) -> bool:
         token = self.settings.get("webhook_token") or ""
         given = request.args.get("token", "")
         allowed = self.settings.get("allow_ips") or []
-        source = request.access_route[0] if self.config.get("trust_proxy_headers") else request.remote_addr
-        if allowed and source not in allowed:
+        if allowed and request.remote_addr not in allowed:  # behind trusted proxies, ProxyFix has set it
             return False
         return bool(token) and hmac.compare_digest(given.encode(), token.encode())
 
-    def parse_sms(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_sms(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         sender, text = require(form, "from", "text")
         extra = {key: form[key] for key in ("linkId", "networkCode", "date") if form.get(key)}
         return [InboundSms(self.name, form.get("id") or None, phone(sender, "from", self.region), text,
-                           utcnow(), to=form.get("to"), extra=extra)]
+                           now, to=form.get("to"), extra=extra)]
 
-    def parse_ussd(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_ussd(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         session_id, service_code, number, text = require(form, "sessionId", "serviceCode", "phoneNumber", "text")
         if not session_id:
             raise BadRequest("field 'sessionId' must not be empty")
         return [UssdHop(self.name, session_id, service_code, phone(number, "phoneNumber", self.region), text,
                         form.get("networkCode"))]
 
-    def parse_ussd_event(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_ussd_event(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         session_id, status = require(form, "sessionId", "status")
         return [SessionEnded(self.name, session_id, status, form.get("errorMessage") or None)]
 
-    def parse_delivery(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_delivery(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         provider_id, raw_status = require(form, "id", "status")
         reason = form.get("failureReason") or None
         number = form.get("phoneNumber")
@@ -83,7 +82,7 @@ class AfricasTalking(Channel):
                              error=reason, opted_out=reason in BLACKLIST_REASONS,
                              phone=phone(number, "phoneNumber", self.region) if number else None)]
 
-    def parse_optout(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_optout(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         (number,) = require(form, "phoneNumber")
         return [OptOut(self.name, phone(number, "phoneNumber", self.region))]
 
@@ -99,6 +98,8 @@ class AfricasTalking(Channel):
         try:
             answer = self._sms().send(text, [to], sender_id=self.settings.get("sender_id"),
                                       timeout=(self.timeout, self.timeout))
+        except requests.JSONDecodeError:  # a success status with an empty or broken body: taken, id unknown
+            return SendResult(None)
         except requests.RequestException as exc:
             raise SendError(f"africastalking: {type(exc).__name__}", retryable=True) from None
         except AfricasTalkingException as exc:  # the SDK keeps only the body of a non-2xx answer
@@ -120,8 +121,8 @@ class AfricasTalking(Channel):
 
 def _recipient_result(answer: object, to: str) -> SendResult:
     """A 201 is not success by itself: the recipient must be listed with an accepted status code."""
-    if not isinstance(answer, dict):
-        raise SendError("africastalking: answer was not JSON", retryable=True)
+    if not isinstance(answer, dict):  # a success status whose body is not JSON: taken, id unknown
+        return SendResult(None)
     data = answer.get("SMSMessageData") or {}
     recipients = [r for r in data.get("Recipients") or [] if r.get("number") in (to, None)] or data.get(
         "Recipients") or []

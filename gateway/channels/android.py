@@ -9,18 +9,27 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import json
-import time
 from typing import TYPE_CHECKING
 
 import requests
 from flask import Request
 from werkzeug.datastructures import MultiDict
 
-from gateway.channels.base import BadRequest, Channel, Event, Seen, SendError, SendResult, Unroutable, require
+from gateway.channels.base import (
+    BadRequest,
+    Channel,
+    Event,
+    Seen,
+    SendError,
+    SendResult,
+    Unroutable,
+    optional,
+    require,
+    typed,
+)
+from gateway.inputs import ASCII_DIGITS, BadInput, parse_json
 from gateway.messages import InboundSms, StatusReport
-from storage.db import utcnow
-from storage.phones import InvalidPhoneNumber, normalize_phone
+from gateway.phones import InvalidPhoneNumber, normalize_phone
 
 if TYPE_CHECKING:  # the SDK loads aiohttp (~0.2 s): imported where a message is sent, not at start-up
     from android_sms_gateway import client as android_client
@@ -50,44 +59,49 @@ class Android(Channel):
     ROUTES = {"events": "parse_event"}
     sends_our_id = True  # the outbox records `ref` as the provider id before calling send
 
-    def verify(self, request: Request, form: MultiDict) -> bool:
+    def verify(self, request: Request, form: MultiDict, now: dt.datetime) -> bool:
         key = self.settings.get("signing_key")
         signature = request.headers.get("X-Signature", "")
         stamp = request.headers.get("X-Timestamp", "")
-        if not key or not signature or not stamp.isdigit():
+        if not key or not signature or not ASCII_DIGITS.fullmatch(stamp):  # not `²`, not 5,000 digits
             return False
-        if abs(time.time() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
+        if abs(now.replace(tzinfo=dt.UTC).timestamp() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
             return False
         expected = sign(key, request.get_data(cache=True), stamp)
         return hmac.compare_digest(expected, signature.lower())
 
-    def parse_event(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_event(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         try:
-            body = json.loads(request.get_data(cache=True).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
-            raise BadRequest("body is not valid JSON") from None
+            body = parse_json(request.get_data(cache=True))
+        except BadInput as exc:
+            raise BadRequest(str(exc)) from None
         if not isinstance(body, dict):
             raise BadRequest("body must be a JSON object")
         event, envelope_id, payload = require(body, "event", "id", "payload")
-        if not isinstance(payload, dict):
-            raise BadRequest("field 'payload' must be an object")
+        event, envelope_id = typed(event, str, "event"), str(typed(envelope_id, (str, int), "id"))
+        payload = typed(payload, dict, "payload")
         health = payload.get("health") if event == "system:ping" else None
-        seen = Seen(self.name, utcnow(), health.get("status") if isinstance(health, dict) else None)
+        status = health.get("status") if isinstance(health, dict) else None
+        seen = Seen(self.name, now, status if isinstance(status, str) else None)
         if event == "sms:received":
-            return [seen, self._inbound(envelope_id, payload, body.get("deviceId"))]
+            return [seen, self._inbound(envelope_id, payload, optional(body, "deviceId", str), now)]
         if event in STATUS_EVENTS:
             (message_id,) = require(payload, "messageId")
-            return [seen, StatusReport(self.name, message_id, STATUS_EVENTS[event], error=payload.get("reason"))]
+            return [seen, StatusReport(self.name, typed(message_id, str, "payload.messageId"), STATUS_EVENTS[event],
+                                       error=optional(payload, "reason", str))]
         return [seen]  # system:ping and events we do not use (mms:received…) are accepted
 
-    def _inbound(self, envelope_id: str, payload: dict, device_id: str | None) -> InboundSms | Unroutable:
+    def _inbound(self, envelope_id: str, payload: dict, device_id: str | None,
+                 now: dt.datetime) -> InboundSms | Unroutable:
         text, number = require(payload, "message", "phoneNumber")
+        text, number = typed(text, str, "payload.message"), typed(number, str, "payload.phoneNumber")
         try:
-            sender = normalize_phone(str(number), self.config["default_region"])
+            sender = normalize_phone(number, self.config["default_region"])
         except InvalidPhoneNumber:  # operator notices come from short codes; a 400 would make the app retry for days
-            return Unroutable(self.name, str(envelope_id), str(number), text)
-        extra = {"simNumber": payload.get("simNumber"), "receivedAt": payload.get("receivedAt"), "deviceId": device_id}
-        return InboundSms(self.name, str(envelope_id), sender, text, utcnow(),
+            return Unroutable(self.name, envelope_id, number, text)
+        extra = {"simNumber": optional(payload, "simNumber", int), "receivedAt": optional(payload, "receivedAt", str),
+                 "deviceId": device_id}
+        return InboundSms(self.name, envelope_id, sender, text, now,
                           extra={k: v for k, v in extra.items() if v is not None})
 
     # -- outbound -------------------------------------------------------------------------------------------
@@ -136,7 +150,3 @@ class Android(Channel):
 def sign(key: str, body: bytes, timestamp: str) -> str:
     """The app's signature: hex HMAC-SHA256 over the raw body followed by the X-Timestamp value."""
     return hmac.new(key.encode(), body + timestamp.encode(), hashlib.sha256).hexdigest()
-
-
-def now_stamp() -> str:
-    return str(int(dt.datetime.now(dt.UTC).timestamp()))

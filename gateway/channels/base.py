@@ -19,7 +19,7 @@ from flask import Flask, Request
 from werkzeug.datastructures import MultiDict
 
 from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
-from storage.phones import InvalidPhoneNumber, normalize_phone
+from gateway.phones import InvalidPhoneNumber, normalize_phone
 
 # Every channel module: the registry is explicit so `channels check` lists the same set on every machine.
 CHANNEL_CLASSES = {
@@ -114,12 +114,13 @@ class Channel:
     def verifies(self) -> bool:
         return bool(self.settings.get("verify", True))
 
-    def verify(self, request: Request, form: MultiDict) -> bool:
-        """True when the request comes from the provider (signature, token…)."""
+    def verify(self, request: Request, form: MultiDict, now: dt.datetime) -> bool:
+        """True when the request comes from the provider (signature, token…). `now`: naive UTC."""
         raise NotImplementedError
 
-    def parse(self, action: str, request: Request, form: MultiDict) -> list[Event]:
-        return getattr(self, self.ROUTES[action])(request, form)
+    def parse(self, action: str, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
+        """The request's events; `now` (naive UTC, from the webhook wrapper) stamps them."""
+        return getattr(self, self.ROUTES[action])(request, form, now)
 
     def render(self, action: str, answer: UssdScreen | list[str] | None) -> Reply:
         """The HTTP answer for a handled request; providers override only what differs."""
@@ -135,6 +136,11 @@ class Channel:
     def check(self) -> str:
         """A cheap authenticated call: returns a short description, raises on failure."""
         raise NotImplementedError
+
+    def sent_ids(self, to: str, text: str, since: dt.datetime) -> list[str]:
+        """Ids of messages with this text to `to` that the provider took since `since` (naive UTC), newest first.
+        For a success answered without an id; empty where the provider's API cannot list what was sent."""
+        return []
 
     def missing_secrets(self) -> list[str]:
         return [key for key in self.secrets if not self.settings.get(key)]
@@ -176,6 +182,23 @@ def require(form: MultiDict | dict, *names: str) -> list[str]:
     return values
 
 
+def typed(value: Any, kind: type | tuple[type, ...], field_name: str) -> Any:
+    """`value` when it is of `kind` (JSON bodies can hold anything), else BadRequest naming the field."""
+    if not isinstance(value, kind) or isinstance(value, bool) and kind is not bool:
+        names = " or ".join(k.__name__ for k in (kind if isinstance(kind, tuple) else (kind,)))
+        raise BadRequest(f"field '{field_name}' must be {JSON_TYPE_NAMES.get(names, names)}")
+    return value
+
+
+def optional(body: dict, name: str, kind: type) -> Any:
+    """An optional field of a JSON object: None when absent or null, else it must be of `kind`."""
+    value = body.get(name)
+    return None if value is None else typed(value, kind, name)
+
+
+JSON_TYPE_NAMES = {"str": "a string", "int": "a whole number", "dict": "an object", "str or int": "a string"}
+
+
 def phone(raw: str, field_name: str, region: str = "MN") -> str:
     try:
         return normalize_phone(raw, region)
@@ -190,5 +213,5 @@ def map_status(mapping: dict[str, str], raw: str, field_name: str) -> str:
     return status
 
 
-Parser = Callable[[Request, MultiDict], list[Event]]
+Parser = Callable[[Request, MultiDict, dt.datetime], list[Event]]
 JsonDict = dict[str, Any]

@@ -5,6 +5,8 @@ reply, so they get the same rate limit, retries, status callbacks and loop guard
 """
 from __future__ import annotations
 
+import datetime as dt
+
 import requests
 from flask import Request
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -16,7 +18,6 @@ from werkzeug.datastructures import MultiDict
 
 from gateway.channels.base import Channel, Event, Reply, SendError, SendResult, map_status, phone, require
 from gateway.messages import InboundSms, StatusReport, UssdScreen
-from storage.db import utcnow
 
 DEFAULT_BASE_URL = "https://api.twilio.com"
 STATUS_PATH = "/webhooks/twilio/status"
@@ -26,6 +27,7 @@ STATUS_MAPPING = {"accepted": "sent", "scheduled": "sent", "queued": "sent", "se
                   "delivered": "delivered", "read": "delivered", "partially_delivered": "delivered",
                   "undelivered": "failed", "failed": "failed", "canceled": "failed"}
 UNSUBSCRIBED = "21610"  # the recipient replied STOP to this sender
+SEND_CLOCK_SLACK = dt.timedelta(minutes=2)  # Twilio's clock and ours may differ a little
 
 
 class HostRewritingHttpClient(TwilioHttpClient):
@@ -48,32 +50,26 @@ class Twilio(Channel):
     verify_secrets = ("auth_token",)
     ROUTES = {"sms": "parse_sms", "status": "parse_status"}
 
-    def verify(self, request: Request, form: MultiDict) -> bool:
+    def verify(self, request: Request, form: MultiDict, now: dt.datetime) -> bool:
+        """The signature covers the URL Twilio called. That URL must come from GATEWAY_PUBLIC_URL: taken from the
+        `Host` or `X-Forwarded-Host` header, a signature made for another URL on the same account would pass."""
         token = self.settings.get("auth_token")
         signature = request.headers.get("X-Twilio-Signature", "")
-        if not token or not signature:
+        if not token or not signature or not self.config.get("public_url"):
             return False
-        return RequestValidator(token).validate(self.public_url_of(request), form, signature)
+        return RequestValidator(token).validate(self.signed_url(request), form, signature)
 
-    def public_url_of(self, request: Request) -> str:
-        """The URL Twilio signed: from GATEWAY_PUBLIC_URL, else proxy headers (only if trusted), else as seen."""
+    def signed_url(self, request: Request) -> str:
         query = request.query_string.decode("latin-1")
-        path = request.path + (f"?{query}" if query else "")
-        if self.config.get("public_url"):
-            return self.config["public_url"].rstrip("/") + path
-        if self.config.get("trust_proxy_headers") and request.headers.get("X-Forwarded-Host"):
-            proto = request.headers.get("X-Forwarded-Proto", "https").split(",")[0].strip()
-            host = request.headers["X-Forwarded-Host"].split(",")[0].strip()
-            return f"{proto}://{host}{path}"
-        return request.url
+        return self.config["public_url"].rstrip("/") + request.path + (f"?{query}" if query else "")
 
-    def parse_sms(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_sms(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         sid, sender, body = require(form, "MessageSid", "From", "Body")
         extra = {key: form[key] for key in ("To", "NumSegments", "OptOutType", "FromCountry") if form.get(key)}
-        return [InboundSms(self.name, sid, phone(sender, "From", self.config["default_region"]), body, utcnow(),
+        return [InboundSms(self.name, sid, phone(sender, "From", self.config["default_region"]), body, now,
                            to=form.get("To"), extra=extra)]
 
-    def parse_status(self, request: Request, form: MultiDict) -> list[Event]:
+    def parse_status(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         sid, raw_status = require(form, "MessageSid", "MessageStatus")
         if raw_status in ("receiving", "received"):  # about an inbound message: nothing of ours to move
             return []
@@ -112,6 +108,16 @@ class Twilio(Channel):
             raise SendError(f"twilio: {type(exc).__name__}", retryable=True) from None
         segments = int(message.num_segments) if str(message.num_segments or "").isdigit() else None
         return SendResult(message.sid, segments or None)
+
+    def sent_ids(self, to: str, text: str, since: dt.datetime) -> list[str]:
+        """Twilio lists an account's messages by recipient, newest first; ours have the same body."""
+        try:
+            messages = self.client().messages.list(to=to, limit=20)
+        except (requests.RequestException, TwilioException):
+            return []
+        earliest = since.replace(tzinfo=dt.UTC) - SEND_CLOCK_SLACK
+        return [message.sid for message in messages if message.sid and message.body == text
+                and (message.date_created is None or message.date_created >= earliest)]
 
     def check(self) -> str:
         account = self.client().api.v2010.accounts(self.settings.get("account_sid")).fetch()

@@ -7,7 +7,7 @@ import base64
 
 from flask import Blueprint, Response, abort, current_app, g, jsonify, render_template, request
 
-from gateway import digests
+from gateway import clock, digests
 from gateway.console import scope
 from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
@@ -44,7 +44,7 @@ def weeks_offered() -> list[Week]:
     week, found = digests.current_week(current_app), []
     for _ in range(WEEKS_OFFERED):
         found.append(week)
-        week = week.previous(zone)
+        week = clock.previous_week(week, zone)
     return found
 
 

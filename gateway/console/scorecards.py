@@ -22,7 +22,7 @@ from wtforms import (
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
 from gateway import broadcasts as bc
-from gateway import digests
+from gateway import clock, digests
 from gateway.console import scope
 from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
@@ -157,7 +157,7 @@ def live_results(round_: store.Round) -> dict | None:
     """This round's block of the digest of the week it is in (or closed in): the same suppression as digests."""
     zone = current_app.config["GATEWAY"]["timezone"]
     when = round_.closed_at if round_.status == "closed" and round_.closed_at else None
-    week = digest_store.Week.of(bc.to_local(current_app, when).date(), zone) if when \
+    week = clock.week_of(bc.to_local(current_app, when).date(), zone) if when \
         else digests.current_week(current_app)
     for section in digest_store.scorecard_section(week, [round_.service_point.admin_unit_id]):
         if section["round"]["id"] == round_.id:

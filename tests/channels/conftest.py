@@ -60,6 +60,7 @@ def make_channel_app(make_app, provider_env, fake_twilio, fake_at, fake_android)
     """An app with every channel enabled against the fakes; keyword arguments are more config overrides."""
     def factory(**overrides):
         settings = {"channels": channel_settings(fake_twilio, fake_at, fake_android),
+                    "public_url": "http://localhost",  # what the test client calls, so Twilio signatures match
                     "outbox": {"send_timeout_seconds": 1, "backoff_seconds": 1}}
         for key, value in overrides.items():
             if isinstance(value, dict) and isinstance(settings.get(key), dict):

@@ -8,6 +8,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from storage.db import utcnow
 from storage.models import Contact, Message
 from tests.channels.test_channels_inbound import ANDROID_RECEIVED, AT_SMS, AT_USSD_FIRST, TWILIO_SMS
 from tests.fakes.signing import AT_TOKEN, android_post, at_post, twilio_post
@@ -61,16 +62,48 @@ def test_twilio_signature_against_public_url(make_channel_app):
     assert twilio_post(client, "/webhooks/twilio/sms", TWILIO_SMS, url_base="https://sms.example.mn").status_code == 200
 
 
-def test_twilio_proxy_headers_only_when_trusted(make_channel_app):
+@pytest.mark.parametrize("trust_proxy_headers", [False, True])
+def test_twilio_is_never_verified_against_a_url_the_request_names(make_channel_app, trust_proxy_headers):
+    """A signature made for another URL on the same account must not pass through a spoofed Host or
+    X-Forwarded-Host: without GATEWAY_PUBLIC_URL nothing is verified, with it the headers are not used."""
     from twilio.request_validator import RequestValidator
 
-    signature = RequestValidator("12345").compute_signature("https://gw.example.mn/webhooks/twilio/sms", TWILIO_SMS)
-    headers = {"X-Twilio-Signature": signature, "X-Forwarded-Proto": "https", "X-Forwarded-Host": "gw.example.mn"}
-    untrusted = make_channel_app().test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS, headers=headers)
-    assert untrusted.status_code == 403
-    trusted = make_channel_app(trust_proxy_headers=True).test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS,
-                                                                          headers=headers)
-    assert trusted.status_code == 200
+    signature = RequestValidator("12345").compute_signature("https://other.example/webhooks/twilio/sms", TWILIO_SMS)
+    headers = {"X-Twilio-Signature": signature, "Host": "other.example", "X-Forwarded-Proto": "https",
+               "X-Forwarded-Host": "other.example"}
+    for public_url in (None, "https://gw.example.mn"):
+        app = make_channel_app(public_url=public_url, trust_proxy_headers=trust_proxy_headers)
+        response = app.test_client().post("/webhooks/twilio/sms", data=TWILIO_SMS, headers=headers,
+                                          base_url="https://other.example")
+        assert response.status_code == 403
+        assert nothing_stored(app)
+    assert any("GATEWAY_PUBLIC_URL" in w for w in make_channel_app(public_url=None).extensions["gateway.warnings"])
+
+
+def test_config_check_warns_when_twilio_has_no_public_url(tmp_path):
+    from click.testing import CliRunner
+
+    from gateway.cli import cli
+
+    config = tmp_path / "config.yaml"
+    config.write_text("channels:\n  twilio:\n    enabled: true\n")
+    result = CliRunner().invoke(cli, ["--config", str(config), "config", "check"])
+    assert result.exit_code == 0
+    assert "WARNING: channel 'twilio' needs GATEWAY_PUBLIC_URL" in result.stderr
+
+
+@pytest.mark.parametrize("proxies,forwarded,allowed", [
+    (True, "10.9.9.9", True),  # our one proxy saw 10.9.9.9
+    (True, "10.9.9.9, 6.6.6.6", False),  # the client wrote 10.9.9.9 itself; our proxy saw 6.6.6.6
+    (2, "6.6.6.6, 10.9.9.9, 192.0.2.1", True),  # two proxies: the second from the right is the client
+    (False, "10.9.9.9", False),  # no trusted proxy: the header means nothing
+])
+def test_at_allowlist_reads_the_address_our_proxies_saw(make_channel_app, proxies, forwarded, allowed):
+    app = make_channel_app(trust_proxy_headers=proxies, channels={"africastalking": {"allow_ips": ["10.9.9.9"]}})
+    response = app.test_client().post(f"/webhooks/africastalking/optout?token={AT_TOKEN}",
+                                      data={"phoneNumber": "+97699112233"},
+                                      headers={"X-Forwarded-For": forwarded})
+    assert response.status_code == (200 if allowed else 403)
 
 
 @pytest.mark.parametrize("path", ["/webhooks/africastalking/sms", "/webhooks/africastalking/ussd",
@@ -190,7 +223,7 @@ def test_twilio_verify_accepts_the_documented_signed_fixtures(make_channel_app, 
     for sent, expected in ((signature, True), (signature.replace("=", "A="), False)):
         with app.test_request_context(path, method="POST", data=raw, headers={"X-Twilio-Signature": sent},
                                       content_type="application/x-www-form-urlencoded"):
-            assert channel.verify(request, _form(request.get_data())) is expected
+            assert channel.verify(request, _form(request.get_data()), utcnow()) is expected
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

@@ -2,9 +2,9 @@
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
-import yaml
 from click.testing import CliRunner
 
 from gateway.cli import cli
@@ -28,7 +28,7 @@ def run_cli(channel_app, tmp_path, monkeypatch):
             node.pop(last, None)
     config["public_url"] = "https://gw.example.mn"
     path = tmp_path / "config.yaml"
-    path.write_text(yaml.safe_dump(config))
+    path.write_text(json.dumps(config))  # JSON is YAML 1.2
     monkeypatch.setenv("GATEWAY_SECRET_KEY", channel_app.config["SECRET_KEY"])
 
     def run(*args: str):

@@ -7,7 +7,7 @@ import itertools
 import pytest
 import time_machine
 
-from gateway.outbox import dispatch, enqueue
+from gateway.outbox import RateLimiter, dispatch, enqueue
 from storage import outbox as store
 from storage.contacts import contact_for_number
 from storage.db import database, utcnow
@@ -161,15 +161,17 @@ def test_a_healthy_phone_comes_back_after_the_down_period(make_channel_app, fake
             assert row(message).channel == "android" and row(message).status == "sent"
 
 
+@time_machine.travel(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC), tick=True)  # 12:00 in Ulaanbaatar
 def test_replies_go_before_bulk(ctx, fake_android):
     contact = person(ctx)
     other = person(ctx, "+97688112233")
-    bulk = [enqueue(other, f"notice {n}", purpose="broadcast", channel="android",
-                    not_before=utcnow() - dt.timedelta(hours=1)) for n in range(3)]
-    with time_machine.travel(dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC), tick=True):  # 12:00 in Ulaanbaatar
-        bulk += [enqueue(other, f"notice {n}", purpose="broadcast", channel="android") for n in range(3, 5)]
-        enqueue(contact, "your reply", channel="android")
-        dispatch(ctx)
+    for n in range(3):
+        enqueue(other, f"notice {n}", purpose="broadcast", channel="android",
+                not_before=utcnow() - dt.timedelta(hours=1))
+    for n in range(3, 5):
+        enqueue(other, f"notice {n}", purpose="broadcast", channel="android")
+    enqueue(contact, "your reply", channel="android")
+    dispatch(ctx)
     assert fake_android.sent_texts()[0] == "your reply"
     assert sorted(fake_android.sent_texts()[1:]) == [f"notice {n}" for n in range(5)]
 
@@ -184,16 +186,33 @@ def test_bulk_waits_for_the_end_of_quiet_hours_but_replies_do_not(ctx):
     assert row(reply).next_attempt_at is None
 
 
-def test_rate_limit_spaces_sends_per_channel(make_channel_app, fake_twilio):
-    app = make_channel_app(channels={"twilio": {"rate_per_second": 4}})
+class SteppedClock:
+    """The rate limiter's clock, injected: time moves only when the limiter sleeps (or a send takes `send_cost`)."""
+
+    def __init__(self):
+        self.now = 0.0
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+
+
+def test_rate_limit_spaces_sends_per_channel(make_channel_app, fake_twilio, fake_at):
+    app = make_channel_app(channels={"twilio": {"rate_per_second": 4}, "africastalking": {"rate_per_second": 2}})
+    stepped = SteppedClock()
+    app.extensions["gateway.rate_limiter"] = RateLimiter(clock=stepped.clock, sleep=stepped.sleep)
+    fake_twilio.clock = fake_at.clock = stepped.clock  # each fake notes the limiter's time of every request
     with app.app_context(), database.connection_context():
         contact = person(app)
         for n in range(4):
-            enqueue(contact, f"m{n}", channel="twilio")
-        assert dispatch(app)["sent"] == 4
-    times = [request.at for request in fake_twilio.requests]
-    gaps = [b - a for a, b in itertools.pairwise(times)]
-    assert min(gaps) >= 0.24  # 1/4 s apart at least (sleeping never takes less than asked)
+            enqueue(contact, f"t{n}", channel="twilio")
+            enqueue(contact, f"a{n}", channel="africastalking")
+        assert dispatch(app)["sent"] == 8
+    for fake, interval in ((fake_twilio, 0.25), (fake_at, 0.5)):
+        times = [request.at for request in fake.requests]
+        assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx([interval] * 3)
 
 
 def test_loop_guard_stops_the_same_text_to_the_same_number(make_channel_app, fake_twilio):
@@ -254,8 +273,8 @@ def test_every_channel_down_means_backoff_not_a_busy_loop(make_channel_app, fake
         message = enqueue(person(app), "nowhere works", channel="android")
         outcomes = dispatch(app)
         waiting = row(message)
-    assert outcomes == {"retry": 2}  # android, then twilio once, then a backoff: no third claim
-    assert (waiting.status, waiting.channel, waiting.attempts) == ("queued", "twilio", 2)
+    assert outcomes == {"retry": 1, "waiting": 1}  # android, then twilio once, then a wait: no third claim
+    assert (waiting.status, waiting.channel, waiting.attempts) == ("queued", "twilio", 0)  # outages use no attempt
     assert waiting.next_attempt_at > utcnow()
     assert len(fake_android.requests) == 1 and len(fake_twilio.requests) == 1
 
@@ -273,3 +292,71 @@ def test_waiting_for_a_down_channel_uses_no_attempt(make_channel_app, fake_andro
         with later(2):
             assert dispatch(app) == {"sent": 1}
     assert fake_android.sent_texts() == ["patience"]
+
+
+def test_when_every_provider_is_down_a_reply_waits_within_its_validity(make_channel_app, fake_twilio, fake_at,
+                                                                      fake_android):
+    """Default failover settings, three dead providers for hours: the reply is neither failed nor burned through its
+    attempts; it goes out once when a provider comes back, and only a reply older than its validity is given up."""
+    app = make_channel_app(outbox={"max_attempts": 5, "failover_after": 3, "down_seconds": 300,
+                                   "backoff_seconds": 30, "validity_hours": 3},
+                           routing={"sms": ["android", "africastalking", "twilio"]})
+    fake_android.always = fake_at.always = fake_twilio.always = "500"
+    start = dt.datetime(2026, 11, 23, 4, 0, tzinfo=dt.UTC)
+    with time_machine.travel(start, tick=False) as traveller, app.app_context(), database.connection_context():
+        contact = person(app)
+        patient = enqueue(contact, "patient", channel="android")
+        for _ in range(12):  # two hours of outage, looked at every 10 minutes
+            dispatch(app)
+            traveller.shift(dt.timedelta(minutes=10))
+        waiting = row(patient)
+        assert waiting.status == "queued" and waiting.attempts < 5
+        assert "every channel is down" in waiting.last_error
+        requests_during_outage = len(fake_android.requests) + len(fake_at.requests) + len(fake_twilio.requests)
+        assert requests_during_outage < 60  # it waits for a channel to come back: no busy loop
+        fake_at.always = None
+        traveller.shift(dt.timedelta(minutes=10))
+        dispatch(app)
+        assert row(patient).status == "sent" and row(patient).channel == "africastalking"
+        fake_at.always = "500"
+        late = enqueue(contact, "too late", channel="android")
+        for _ in range(20):  # more than three hours
+            dispatch(app)
+            traveller.shift(dt.timedelta(minutes=10))
+        given_up = row(late)
+    assert fake_at.sent_texts() == ["patient"]
+    assert given_up.status == "failed" and given_up.last_error.startswith("expired")
+
+
+def test_twilio_201_without_a_body_is_found_at_twilio_not_sent_twice(ctx, fake_twilio):
+    fake_twilio.fail_next("empty_201")
+    message = enqueue(person(ctx), "hello", channel="twilio")
+    assert dispatch(ctx) == {"sent": 1}
+    sent = row(message)
+    [accepted] = fake_twilio.accepted
+    assert (sent.status, sent.provider_id) == ("sent", accepted["sid"])  # so its status callback finds it
+    with later(10):
+        assert dispatch(ctx) == {}
+    assert fake_twilio.sent_texts() == ["hello"]
+
+
+def test_twilio_201_without_a_body_and_nothing_to_find_is_unconfirmed(ctx, fake_twilio):
+    fake_twilio.fail_next("empty_201", "500")  # the list call fails too
+    message = enqueue(person(ctx), "hello", channel="twilio")
+    assert dispatch(ctx) == {"unconfirmed": 1}
+    failed = row(message)
+    assert failed.status == "failed" and failed.provider_id is None
+    assert failed.last_error.startswith("unconfirmed: twilio accepted it without a message id")
+    with later(10):
+        assert dispatch(ctx) == {}
+    assert fake_twilio.sent_texts() == ["hello"]
+
+
+def test_at_201_with_an_empty_body_is_unconfirmed_never_a_duplicate(ctx, fake_at):
+    fake_at.fail_next("empty_201")
+    message = enqueue(person(ctx), "hello", channel="africastalking")
+    assert dispatch(ctx) == {"unconfirmed": 1}
+    assert row(message).status == "failed" and row(message).last_error.startswith("unconfirmed: africastalking")
+    with later(10):
+        assert dispatch(ctx) == {}
+    assert fake_at.sent_texts() == ["hello"]

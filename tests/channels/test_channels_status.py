@@ -132,18 +132,19 @@ def test_system_ping_updates_phone_last_seen(make_channel_app):
     app = make_channel_app(channels={"android": {"silence_warning_minutes": 10}})
     client = app.test_client()
     body = client.get("/healthz").get_json()
-    assert body["android"].startswith("WARNING: phone never seen")
+    assert body["channels"]["android"]["detail"].startswith("WARNING: phone never seen")
     ping = {"deviceId": "d", "event": "system:ping", "id": "p1", "payload": {"health": {"status": "warn"}}}
     assert android_post(client, ping).status_code == 200
-    seen = client.get("/healthz").get_json()["android"]
+    seen = client.get("/healthz").get_json()["channels"]["android"]["detail"]
     assert seen.startswith("phone last seen 0 min ago") and seen.endswith("health warn")
     with time_machine.travel(dt.datetime.now(dt.UTC) + dt.timedelta(minutes=25), tick=True):
         body = client.get("/healthz").get_json()
-        assert body["android"].startswith("WARNING: phone last seen 25 min ago")
+        assert body["channels"]["android"]["detail"].startswith("WARNING: phone last seen 25 min ago")
         # the phone's own time stamps would be rejected now, so sign with the travelled clock
         assert android_post(client, {"deviceId": "d", "event": "system:ping", "id": "p2", "payload": {}}
                             ).status_code == 200
-        assert client.get("/healthz").get_json()["android"].startswith("phone last seen 0 min ago")
+        seen = client.get("/healthz").get_json()["channels"]["android"]["detail"]
+        assert seen.startswith("phone last seen 0 min ago")
 
 
 def test_documented_at_delivery_fixtures(channel_app, fake_at):

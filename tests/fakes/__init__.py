@@ -7,15 +7,17 @@ told to misbehave for the next requests (`fail_next("500", "429")`) or for all o
   "slow"           — wait `slow_seconds`, then succeed
   "empty_recipients", "blacklisted" (Africa's Talking), "unsubscribed" (Twilio 21610)
   "accept_then_hang" (Android) — accept the message, then hold the answer for `hang_seconds`
-Only answered successes count as `accepted`.
+  "empty_201" (Twilio, Africa's Talking) — take the message, but answer 201 with an empty body
+Only successes count as `accepted`. The fake Twilio also lists the messages it took (GET Messages.json?To=).
 """
 from __future__ import annotations
 
 import base64
+import email.utils
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from flask import Flask, Response, jsonify, request
 from werkzeug.serving import make_server
@@ -28,7 +30,7 @@ class Recorded:
     headers: dict
     form: dict
     json: object
-    at: float = field(default_factory=time.monotonic)
+    at: float
 
 
 class FakeProvider:
@@ -40,6 +42,7 @@ class FakeProvider:
         self.modes: list[str] = []
         self.always: str | None = None
         self.next_ids: list[str] = []  # provider ids to hand out first (to match documented fixtures)
+        self.clock = time.monotonic  # what `Recorded.at` is read from; a test may inject its own
         self.hang_seconds = 3.0
         self.slow_seconds = 0.3
         self.lock = threading.Lock()
@@ -69,7 +72,7 @@ class FakeProvider:
         with self.lock:
             self.requests.append(Recorded(request.method, request.path, dict(request.headers),
                                           request.form.to_dict(flat=False) if request.form else {},
-                                          request.get_json(silent=True)))
+                                          request.get_json(silent=True), self.clock()))
             return self.modes.pop(0) if self.modes else self.always
 
     def new_id(self, prefix: str) -> str:
@@ -136,13 +139,31 @@ class FakeTwilio(FakeProvider):
             message_sid = self.new_id("SM")
             with self.lock:
                 self.accepted.append({"sid": message_sid, "to": request.form["To"], "text": request.form["Body"],
-                                      "status_callback": request.form.get("StatusCallback")})
+                                      "status_callback": request.form.get("StatusCallback"),
+                                      "created": email.utils.formatdate(usegmt=True)})
+            if mode == "empty_201":
+                return Response("", status=201, content_type="application/json")
             response = jsonify(sid=message_sid, account_sid=sid, status="queued", num_segments="1",
                                to=request.form["To"], body=request.form["Body"], direction="outbound-api",
                                error_code=None, error_message=None, api_version="2010-04-01",
                                **{"from": request.form.get("From")})
             response.status_code = 201
             return response
+
+        @app.get("/2010-04-01/Accounts/<sid>/Messages.json")
+        def list_messages(sid):
+            mode = self.record()
+            if self.basic_auth() != (self.account_sid, self.auth_token) or sid != self.account_sid:
+                return self.error(401)
+            failure = self.misbehave(mode)
+            if failure is not None:
+                return failure
+            with self.lock:
+                mine = [m for m in reversed(self.accepted) if m["to"] == request.args.get("To", m["to"])]
+            page = [{"sid": m["sid"], "to": m["to"], "body": m["text"], "status": "queued", "account_sid": sid,
+                     "date_created": m["created"], "direction": "outbound-api"} for m in mine]
+            return jsonify(messages=page, page=0, page_size=50, next_page_uri=None, previous_page_uri=None,
+                           first_page_uri=request.full_path, uri=request.full_path)
 
         @app.get("/2010-04-01/Accounts/<sid>.json")
         def fetch_account(sid):
@@ -184,6 +205,8 @@ class FakeAfricasTalking(FakeProvider):
                 message_id = self.new_id("ATXid_")
                 with self.lock:
                     self.accepted.append({"id": message_id, "to": number, "text": request.form["message"]})
+                if mode == "empty_201":
+                    return Response("", status=201, content_type="application/json")
                 recipients.append({"cost": "KES 0.8000", "messageId": message_id, "messageParts": 1,
                                    "number": number, "status": "Success", "statusCode": 101})
             return self._answer({"Message": f"Sent to {len(recipients)}/{len(recipients)}",

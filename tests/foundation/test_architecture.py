@@ -82,6 +82,19 @@ def test_storage_imports_neither_gateway_nor_a_channel():
     assert {module: names for module, names in found.items() if names} == {}
 
 
+def test_channels_import_nothing_from_storage():
+    found = {module: sorted(name for name in GRAPH[module] if name.startswith("storage"))
+             for module in GRAPH if module.startswith("gateway.channels.")}
+    assert {module: names for module, names in found.items() if names} == {}
+
+
+def test_local_time_is_converted_in_one_module_and_yaml_read_with_one_library():
+    zones = sorted(module for module, path in MODULES.items() if "ZoneInfo(" in path.read_text(encoding="utf-8"))
+    assert zones == ["gateway.clock"]
+    assert not any("yaml" in names for names in external_imports("gateway").values())
+    assert not any("yaml" in names for names in {**external_imports("storage"), **external_imports("flows")}.values())
+
+
 def test_nothing_registers_itself_by_being_imported():
     """`create_app` names the record handlers and the jobs; no module imports the modules registering with it."""
     assert "gateway.records" not in MODULES and "gateway.jobs" not in MODULES

@@ -4,14 +4,18 @@ from __future__ import annotations
 import importlib
 import json
 import logging
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 from click.testing import CliRunner
 
 from gateway.cli import FEATURE_COMMANDS, cli
 from gateway.logs import JsonLineFormatter, log_event
 from storage.db import database
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_db_upgrade_applies_then_reports_up_to_date(tmp_path, monkeypatch):
@@ -72,3 +76,20 @@ def test_help_loads_no_feature_module_nor_flask():
     loaded = set(subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, check=True)
                  .stdout.split())
     assert not loaded & {"flask", "peewee", "storage.db", "gateway.app", *(m for m, _ in FEATURE_COMMANDS.values())}
+
+
+def run_gateway(tmp_path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """The real command in a fresh process, from this checkout, in a fresh folder."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "TWILIO_", "AT_", "ANDROID_"))}
+    env.update(PYTHONPATH=str(ROOT), GATEWAY_SECRET_KEY="k" * 32)
+    return subprocess.run([sys.executable, "-c", "from gateway.cli import main; main()", *args], cwd=tmp_path,
+                          env=env, input=stdin, capture_output=True, text=True, timeout=120)
+
+
+def test_commands_and_the_simulator_print_no_log_lines_for_staff(tmp_path):
+    for args, stdin in ((("db", "upgrade"), None), (("outbox", "list"), None),
+                        (("simulate", "--channel", "sms"), "help\n/quit\n")):
+        result = run_gateway(tmp_path, *args, stdin=stdin)
+        assert result.returncode == 0, result.stderr
+        assert '{"ts"' not in result.stdout, args
+        assert '"level": "INFO"' not in result.stderr, args

@@ -7,11 +7,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from gateway.phones import InvalidPhoneNumber, normalize_phone
 from storage import leases
 from storage.contacts import contact_for_number, number_of
 from storage.db import migration_runner, pending_migrations, upgrade, utcnow
 from storage.models import AdminUnit, Contact, Lease, PhoneNumber
-from storage.phones import InvalidPhoneNumber, contact_key, mask_phone, mask_phones_in, normalize_phone
+from storage.phones import contact_key, mask_phone, mask_phones_in
 
 
 def test_migrations_are_all_applied_and_rerunning_is_a_no_op(db):
