@@ -141,8 +141,9 @@ def load_lexicon(extra_paths: Iterable[str | Path] = ()) -> Lexicon:
     return _load_unchanged(tuple(stamps))
 
 
+@lru_cache(maxsize=1)
 def default_lexicon() -> Lexicon:
-    """The bundled lexicon alone (what the engine uses when the context brings none)."""
+    """The bundled lexicon alone (what the engine uses when the context brings none): package data, read once."""
     return load_lexicon()
 
 

@@ -7,15 +7,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flows.messages import MESSAGES, MORE_NUMBER
-from flows.text import is_gsm7, sms_size
+from flows.text import is_gsm7, sms_units
 
 USSD_GSM7_LIMIT = 182
 USSD_UCS2_LIMIT = 80
 
 
 def ussd_fits(screen: str) -> bool:
-    limit = USSD_GSM7_LIMIT if is_gsm7(screen) else USSD_UCS2_LIMIT
-    return sms_size(screen).units <= limit
+    gsm7, units = sms_units(screen)
+    return units <= (USSD_GSM7_LIMIT if gsm7 else USSD_UCS2_LIMIT)
 
 
 def ussd_limit(screen: str) -> int:
@@ -33,13 +33,14 @@ def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: 
     more = f"{MORE_NUMBER} {MESSAGES['more'].source(language, script)}"
     back = f"0 {MESSAGES['back'].source(language, script)}"
     lines = [f"{number}. {label}" for number, label in items]
+    size = {line: sms_units(line) for line in [*head, *lines, more, back]}  # each line measured once
     pages: list[list[str]] = [list(head)]
     for index, line in enumerate(lines):
         current = pages[-1]
         tail = [back] if len(pages) > 1 else []
         is_last = index == len(lines) - 1
         needed = current + [line] + ([] if is_last else [more]) + tail  # the last page needs no "more"
-        if _has_item(current, head, len(pages)) and not ussd_fits("\n".join(needed)):
+        if _has_item(current, head, len(pages)) and not _fits([size[part] for part in needed]):
             pages.append([])
         pages[-1].append(line)
     screens = []
@@ -47,6 +48,13 @@ def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: 
         tail = ([more] if index < len(pages) - 1 else []) + ([back] if index > 0 else [])
         screens.append("\n".join(line for line in page + tail if line))
     return screens
+
+
+def _fits(sizes: list[tuple[bool, int]]) -> bool:
+    """Whether lines of these sizes, joined by newlines, fit one USSD screen."""
+    gsm7 = all(fits for fits, _ in sizes)
+    units = sum(units for _, units in sizes) + len(sizes) - 1
+    return units <= (USSD_GSM7_LIMIT if gsm7 else USSD_UCS2_LIMIT)
 
 
 def _has_item(page: list[str], head: Sequence[str], page_count: int) -> bool:

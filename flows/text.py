@@ -69,6 +69,7 @@ _WORD_RE = re.compile(r"\S+")
 _VOWELS = set("aeiouy")
 
 
+@functools.lru_cache(maxsize=8192)
 def normalize(text: str) -> str:
     """Reduce *text* to a matching key: Latin, lower-case, no punctuation, informal spellings folded."""
     text = unicodedata.normalize("NFKC", text or "")
@@ -136,13 +137,26 @@ class SmsSize:
     units: int = 0  # septets for GSM-7, UTF-16 code units for UCS-2
 
 
+def sms_units(text: str) -> tuple[bool, int]:
+    """(fits GSM-7, its length in septets or UTF-16 units): all a USSD screen's limit needs to know."""
+    basic, extension = _gsm_alphabet()
+    characters = set(text)
+    if characters <= basic | extension:
+        return True, len(text) + sum(text.count(char) for char in characters & extension)
+    return False, len(text.encode("utf-16-le", "surrogatepass")) // 2
+
+
 def sms_size(text: str) -> SmsSize:
     """Encoding and segment count of one SMS, per the 3GPP TS 23.038 rules."""
-    septets = _gsm_septets(text)
-    if septets is not None:
-        return SmsSize("GSM-7", len(text), _count_parts(septets, GSM7_SINGLE, GSM7_PART), sum(septets))
-    units = [2 if ord(char) > 0xFFFF else 1 for char in text]
-    return SmsSize("UCS-2", len(text), _count_parts(units, UCS2_SINGLE, UCS2_PART), sum(units))
+    basic, extension = _gsm_alphabet()
+    characters = set(text)
+    if characters <= basic | extension:
+        septets = len(text) + sum(text.count(char) for char in characters & extension)
+        widths = (lambda: [2 if char in extension else 1 for char in text]) if septets > GSM7_SINGLE else list
+        return SmsSize("GSM-7", len(text), _count_parts(septets, widths, GSM7_SINGLE, GSM7_PART), septets)
+    units = len(text.encode("utf-16-le", "surrogatepass")) // 2
+    widths = (lambda: [2 if ord(char) > 0xFFFF else 1 for char in text]) if units > UCS2_SINGLE else list
+    return SmsSize("UCS-2", len(text), _count_parts(units, widths, UCS2_SINGLE, UCS2_PART), units)
 
 
 def sms_encoding(text: str) -> Encoding:
@@ -154,32 +168,36 @@ def sms_segments(text: str) -> int:
 
 
 def is_gsm7(text: str) -> bool:
-    return _gsm_septets(text) is not None
+    basic, extension = _gsm_alphabet()
+    return set(text) <= basic | extension
 
 
-def _gsm_septets(text: str) -> list[int] | None:
-    """Septets per character (1 basic, 2 extension), or None if any character needs UCS-2."""
-    widths = [_gsm_width(char) for char in text]
-    return None if 0 in widths else widths
+@functools.lru_cache(maxsize=1)
+def _gsm_alphabet() -> tuple[frozenset[str], frozenset[str]]:
+    """(the basic set, the extension table): one septet each, or two (an escape first). Read from the codec once."""
+    basic, extension = {"\x1b"}, set()
+    for code in range(128):
+        basic |= set(_decoded(bytes([code])))
+        extension |= set(_decoded(bytes([0x1B, code])))
+    extension -= basic
+    return frozenset(basic), frozenset(extension)
 
 
-@functools.lru_cache(maxsize=4096)
-def _gsm_width(char: str) -> int:
-    """1 for the basic set, 2 for the extension table, 0 when the character needs UCS-2."""
-    if char == "\x1b":
-        return 1
+def _decoded(data: bytes) -> str:
     try:
-        return len(char.encode("gsm03.38"))
-    except UnicodeEncodeError:
-        return 0
+        decoded = data.decode("gsm03.38")
+    except UnicodeDecodeError:
+        return ""
+    return decoded if len(decoded) == 1 else ""
 
 
-def _count_parts(widths: list[int], single: int, per_part: int) -> int:
-    """Pack characters into parts without splitting an escape or surrogate pair across two parts."""
-    if sum(widths) <= single:
+def _count_parts(total: int, widths, single: int, per_part: int) -> int:
+    """Pack characters into parts without splitting an escape or surrogate pair across two parts; `widths` (a
+    function giving each character's width) is only called when the message does not fit one part."""
+    if total <= single:
         return 1
     parts, used = 1, 0
-    for width in widths:
+    for width in widths():
         if used + width > per_part:
             parts, used = parts + 1, 0
         used += width
