@@ -10,6 +10,7 @@ from werkzeug.exceptions import HTTPException
 from gateway.config import ConfigError, ensure_instance, load_config
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
+from gateway.secrets import resolve_pseudonym_key
 from storage.db import connection_is_usable, database, open_database, upgrade
 
 MAX_BODY_BYTES = 64 * 1024
@@ -30,9 +31,10 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
                       TESTING=testing)
     app.extensions["gateway.process_id"] = process_id()
     open_database(config["database_url"])
-    if migrate:
-        with database.connection_context():
+    with database.connection_context():
+        if migrate:
             upgrade()
+        resolve_pseudonym_key(config)
     flowset = app.extensions["gateway.flows"] = load_flowset(config)
     app.extensions["gateway.lexicon"] = load_lexicon(config["flows"]["lexicon_paths"])
     if flowset.errors:

@@ -261,6 +261,7 @@ def subscribers_group() -> None:
 @with_app
 def subscribers_add(app, phone: str, label: str, unit: str | None) -> None:
     """Subscribe a phone number to the weekly SMS summary."""
+    from gateway.secrets import pseudonym_key
     from storage import digests as store
     from storage.contacts import contact_for_number, opt_in
     from storage.models import AdminUnit
@@ -274,7 +275,7 @@ def subscribers_add(app, phone: str, label: str, unit: str | None) -> None:
     admin_unit = AdminUnit.get_or_none(AdminUnit.code == unit) if unit else None
     if unit and admin_unit is None:
         _fail(f"no admin unit with code {unit!r}")
-    contact, _ = contact_for_number(e164, config["secret_key"])
+    contact, _ = contact_for_number(e164, pseudonym_key(app))
     if contact.consent_at is None:
         opt_in(contact, config["consent"]["version"], "import")
     subscriber = store.subscribe(contact, label, admin_unit)

@@ -11,7 +11,7 @@ import peewee as pw
 
 from storage.db import BaseModel, database, utcnow
 from storage.models import AdminUnit, Contact, ServicePoint
-from storage.phones import mask_phones_in
+from storage.phones import mask_free_text
 
 STATUSES = ("new", "routed", "answered", "resolved", "closed")
 OPEN_STATUSES = ("new", "routed", "answered")
@@ -235,16 +235,16 @@ def complaint_view(complaint: Complaint, with_text: bool = True) -> dict:
     unit = complaint.admin_unit
     view = {
         "ref": complaint.ref, "status": complaint.status, "category": complaint.category,
-        "admin_unit": unit.code if unit else None, "landmark": mask_phones_in(complaint.landmark or "") or None,
+        "admin_unit": unit.code if unit else None, "landmark": mask_free_text(complaint.landmark) or None,
         "anonymous": complaint.anonymous, "sensitive": complaint.sensitive, "flagged": complaint.flagged,
         "channel": complaint.channel, "created_at": complaint.created_at.isoformat(),
         "due_at": complaint.due_at.isoformat(), "overdue": complaint.status in OPEN_STATUSES
         and complaint.due_at < utcnow(),
         "resolved_at": complaint.resolved_at.isoformat() if complaint.resolved_at else None,
-        "reopened_count": complaint.reopened_count, "redacted_text": complaint.redacted_text,
+        "reopened_count": complaint.reopened_count, "redacted_text": mask_free_text(complaint.redacted_text),
     }
     if with_text:
-        view["text"] = mask_phones_in(complaint.text)  # a number typed into the text is not shown either
+        view["text"] = mask_free_text(complaint.text)  # a number typed into the text is not shown either
         view["history"] = [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "note": e.note,
                             "actor": e.actor} for e in complaint.events.order_by(ComplaintEvent.at, ComplaintEvent.id)]
     return view

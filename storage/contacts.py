@@ -1,6 +1,8 @@
 """Contacts and the phone-number vault."""
 from __future__ import annotations
 
+import secrets
+
 import peewee
 
 from storage.db import database, utcnow
@@ -10,7 +12,8 @@ from storage.phones import contact_key
 
 
 def contact_for_number(e164: str, secret: str, **defaults) -> tuple[Contact, bool]:
-    """The contact behind an E.164 number, created (with its vault row) on first sight. Returns (contact, created)."""
+    """The contact behind an E.164 number, created (with its vault row) on first sight. Returns (contact, created).
+    `secret` is the pseudonymisation key (`gateway.secrets.pseudonym_key(app)`)."""
     key = contact_key(e164, secret)
     contact = Contact.get_or_none(Contact.key == key)
     if contact is not None:
@@ -20,8 +23,44 @@ def contact_for_number(e164: str, secret: str, **defaults) -> tuple[Contact, boo
             contact = Contact.create(key=key, **defaults)
             PhoneNumber.create(contact=contact, e164=e164)
         return contact, True
-    except peewee.IntegrityError:  # another request created it first
-        return Contact.get(Contact.key == key), False
+    except peewee.IntegrityError:  # another request created it first (or the number is held under another key)
+        return Contact.get_or_none(Contact.key == key) or _held_under(e164), False
+
+
+def _held_under(e164: str) -> Contact:
+    """The contact the vault holds `e164` for: a key that does not match must never lose a message or a STOP."""
+    return Contact.select().join(PhoneNumber).where(PhoneNumber.e164 == e164).get()
+
+
+def key_sample() -> tuple[str, str] | None:
+    """(contact key, E.164) of the newest contact whose number is held: proof of which key contacts were made with."""
+    if "phone_number" not in database.get_tables():
+        return None
+    row = (PhoneNumber.select(PhoneNumber.e164, Contact.key).join(Contact)
+           .order_by(PhoneNumber.id.desc()).tuples().first())
+    return (row[1], row[0]) if row else None
+
+
+def rekey(new_secret: str, batch: int = 1000) -> int:
+    """Move every contact whose number is held to the key HMAC(new_secret, number), in one transaction.
+    Contacts without a number (forgotten, or unmapped by retention) already carry a random key. Returns how many."""
+    moved = 0
+    with database.atomic():
+        last_id = 0
+        while True:
+            rows = list(PhoneNumber.select(PhoneNumber.id, PhoneNumber.contact, PhoneNumber.e164)
+                        .where(PhoneNumber.id > last_id).order_by(PhoneNumber.id).limit(batch).tuples())
+            if not rows:
+                return moved
+            for _, contact_id, e164 in rows:
+                Contact.update(key=contact_key(e164, new_secret)).where(Contact.id == contact_id).execute()
+            moved += len(rows)
+            last_id = rows[-1][0]
+
+
+def unlinkable_key() -> str:
+    """A key no number can produce: for a contact whose number is erased, so the number cannot find it again."""
+    return "x" + secrets.token_hex(31)
 
 
 def number_of(contact: Contact | int) -> str | None:

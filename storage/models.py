@@ -8,6 +8,7 @@ from __future__ import annotations
 import peewee as pw
 
 from storage.db import BaseModel, JSONField, utcnow
+from storage.phones import MaskedTextField
 
 
 class AdminUnit(BaseModel):
@@ -82,7 +83,7 @@ class Message(BaseModel):
     encoding = pw.CharField(null=True)  # GSM-7 | UCS-2
     segments = pw.IntegerField(null=True)
     attempts = pw.IntegerField(default=0)
-    last_error = pw.TextField(null=True)
+    last_error = MaskedTextField(null=True)  # numbers masked when written: provider errors quote them
     next_attempt_at = pw.DateTimeField(null=True, index=True)
     response = pw.TextField(null=True)  # what we answered (USSD screen, TwiML) so a redelivery gets the same
     in_reply_to = pw.ForeignKeyField("self", null=True, backref="replies", on_delete="SET NULL")
