@@ -9,6 +9,7 @@ import datetime as dt
 
 import peewee as pw
 
+from storage.access import Scope, in_scope
 from storage.db import BaseModel, database, utcnow
 from storage.models import AdminUnit, Contact, ServicePoint
 from storage.phones import mask_free_text
@@ -219,8 +220,11 @@ def answer_question(question: PendingQuestion, solved: bool) -> Complaint:
 
 
 def list_complaints(*, status: str | None = None, include_sensitive: bool = False, sensitive_only: bool = False,
-                    limit: int = 100, offset: int = 0) -> list[Complaint]:
+                    limit: int = 100, offset: int = 0, scope: Scope | None = None) -> list[Complaint]:
+    """Newest first, only within `scope` (None: everywhere; a complaint with no unit is only in national scope)."""
     query = Complaint.select().order_by(Complaint.created_at.desc(), Complaint.id.desc())
+    if scope is not None:
+        query = query.where(in_scope(Complaint.admin_unit, scope))
     if status:
         query = query.where(Complaint.status == status)
     if sensitive_only:
