@@ -34,7 +34,7 @@ DEFAULTS: dict = {
     "quiet_hours": {"start": "21:00", "end": "09:00"},
     "meetings": {"reminder_minutes": [4320, 120]},
     "broadcasts": {"stale_hours": 12, "chunk_size": 5000},
-    "retention": {"message_days": 365, "run_days": 365},
+    "retention": {"message_days": 365, "run_days": 365, "free_text_days": 365, "contact_days": 730},
     "consent": {"version": "2026-11"},
     "complaints": {"due_days": 30, "followup_hours": 336, "restricted_readers": [],
                    "sensitive_keywords": ["авлига", "авилга", "хахууль", "хээл", "луйвар", "corruption", "bribe",
@@ -118,7 +118,8 @@ SCHEMA: dict = {
                                  "description": "must be a list of whole minutes before the meeting, each 1 or more"}}},
         "broadcasts": {"type": "object", "properties": {
             "stale_hours": _positive_int, "chunk_size": _positive_int}},
-        "retention": {"type": "object", "properties": {"message_days": _positive_int, "run_days": _positive_int}},
+        "retention": {"type": "object", "properties": {"message_days": _positive_int, "run_days": _positive_int,
+                                                       "free_text_days": _positive_int, "contact_days": _positive_int}},
         "consent": {"type": "object", "properties": {"version": {"type": "string"}}},
         "complaints": {"type": "object", "properties": {
             "due_days": _positive_int, "followup_hours": _positive_int,

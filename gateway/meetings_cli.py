@@ -259,7 +259,7 @@ def meetings_cancel(app: Flask, meeting_id: int) -> None:
 
 @click.group("contacts")
 def contacts_group() -> None:
-    """Contacts: import a consented list a CSO already holds."""
+    """Contacts: import a consented list; a person's copy (export) and erasure (forget); rekey."""
 
 
 @contacts_group.command("import")

@@ -9,7 +9,7 @@ import datetime as dt
 
 import peewee as pw
 
-from storage.access import Scope, in_scope
+from storage.access import Principal, Scope, in_scope
 from storage.db import BaseModel, database, utcnow
 from storage.models import AdminUnit, Contact, ServicePoint
 from storage.phones import mask_free_text
@@ -217,6 +217,18 @@ def answer_question(question: PendingQuestion, solved: bool) -> Complaint:
             Complaint.update(flagged=True).where(Complaint.id == complaint.id).execute()
             complaint.flagged = True
     return complaint
+
+
+def reads_restricted(principal: Principal, restricted_readers: list[str]) -> bool:
+    """Admins, and the CSO tokens named in `complaints.restricted_readers`, read the restricted queue."""
+    return principal.at_least("admin") or (principal.role == "cso" and principal.name in restricted_readers)
+
+
+def visible_to(complaint: Complaint | None, principal: Principal, restricted_readers: list[str]) -> bool:
+    """Whether `principal` may read this complaint: in their scope, and staff (or a restricted reader for one in
+    the restricted queue). Callers answer "not found" either way, so a reference cannot be probed."""
+    return complaint is not None and principal.covers(complaint.admin_unit_id) and (
+        reads_restricted(principal, restricted_readers) if complaint.sensitive else principal.at_least("staff"))
 
 
 def list_complaints(*, status: str | None = None, include_sensitive: bool = False, sensitive_only: bool = False,

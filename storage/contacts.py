@@ -28,8 +28,11 @@ def contact_for_number(e164: str, secret: str, **defaults) -> tuple[Contact, boo
 
 
 def _held_under(e164: str) -> Contact:
-    """The contact the vault holds `e164` for: a key that does not match must never lose a message or a STOP."""
-    return Contact.select().join(PhoneNumber).where(PhoneNumber.e164 == e164).get()
+    """A key that does not match must never lose a message or a STOP: the vault still knows the number."""
+    contact = contact_by_number(e164)
+    if contact is None:
+        raise LookupError("the contact was created and removed at the same moment")
+    return contact
 
 
 def key_sample() -> tuple[str, str] | None:
@@ -81,3 +84,8 @@ def opt_in(contact: Contact, version: str, source: str) -> None:
     Contact.update(opted_out_at=None, consent_at=now, consent_version=version, consent_source=source).where(
         Contact.id == contact.id).execute()
     contact.opted_out_at, contact.consent_at, contact.consent_version = None, now, version
+
+
+def contact_by_number(e164: str) -> Contact | None:
+    """The contact the vault holds `e164` for (the person's own requests: a copy of their data, erasure)."""
+    return Contact.select().join(PhoneNumber).where(PhoneNumber.e164 == e164).first()

@@ -103,10 +103,7 @@ def mark_sensitive(ref: str):
 def _complaint(ref: str) -> store.Complaint:
     """The complaint `ref` if the caller may see it; otherwise the same 404 whether it exists or not."""
     complaint = store.find(ref)
-    principal = current_principal()
-    visible = complaint is not None and principal.covers(complaint.admin_unit_id) and (
-        _restricted_reader() if complaint.sensitive else principal.at_least("staff"))
-    if not visible:
+    if not store.visible_to(complaint, current_principal(), _readers()):
         abort(404, description=f"no complaint {ref[:20]!r} that this token can see")
     return complaint
 
@@ -116,9 +113,11 @@ def _is_admin() -> bool:
 
 
 def _restricted_reader() -> bool:
-    readers = current_app.config["GATEWAY"]["complaints"]["restricted_readers"]
-    principal = current_principal()
-    return _is_admin() or (principal.role == "cso" and principal.name in readers)
+    return store.reads_restricted(current_principal(), _readers())
+
+
+def _readers() -> list[str]:
+    return current_app.config["GATEWAY"]["complaints"]["restricted_readers"]
 
 
 def _int_arg(name: str, default: int, maximum: int) -> int:
