@@ -6,7 +6,7 @@ from zoneinfo import ZoneInfo
 
 from flask import Blueprint, abort, current_app, g, jsonify, request
 
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, current_principal, require_role
 from storage import scorecards as store
 
 bp = Blueprint("rounds", __name__)
@@ -22,7 +22,9 @@ def _round_error(exc: store.RoundError):
 @require_role("admin")
 def list_rounds():
     """Rounds, optionally ?status=draft|open|closed."""
-    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request.args.get("status"))])
+    principal = current_principal()
+    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request.args.get("status"))
+                           if principal.covers(r.service_point.admin_unit_id)])
 
 
 @bp.post("/rounds")
@@ -41,11 +43,14 @@ def create_round():
         point = store.service_point(sp)
     else:
         abort(400, description="'service_point' is required: a code, or {code, admin_unit, kind, name_mn, name_en}")
+    if not current_principal().covers(point.admin_unit_id):
+        abort(404, description="no such service point in this token's scope")
     indicators = body.get("indicators")
     if not isinstance(indicators, list):
         abort(400, description="'indicators' must be a list of {code, mn, en, latn?, provider_score?}")
     round_ = store.create_round(point, indicators, min_cell=_min_cell(body.get("min_cell", 5)),
                                 **_round_fields(body, exclude=("min_cell",)))
+    audit("round.create", f"round:{round_.id}")
     return jsonify(store.round_summary(round_)), 201
 
 
@@ -69,6 +74,7 @@ def change_round(round_id: int):
 def delete_round(round_id: int):
     """Delete a draft round."""
     store.delete_round(_round(round_id))
+    audit("round.delete", f"round:{round_id}")
     return "", 204
 
 
@@ -76,14 +82,18 @@ def delete_round(round_id: int):
 @require_role("admin")
 def open_round(round_id: int):
     """Open a round for scoring."""
-    return jsonify(store.round_summary(store.set_status(_round(round_id), "open")))
+    round_ = store.set_status(_round(round_id), "open")
+    audit("round.status", f"round:{round_id}", "open")
+    return jsonify(store.round_summary(round_))
 
 
 @bp.post("/rounds/<int:round_id>/close")
 @require_role("admin")
 def close_round(round_id: int):
     """Close a round: no more scores are accepted."""
-    return jsonify(store.round_summary(store.set_status(_round(round_id), "closed")))
+    round_ = store.set_status(_round(round_id), "closed")
+    audit("round.status", f"round:{round_id}", "closed")
+    return jsonify(store.round_summary(round_))
 
 
 @bp.post("/rounds/<int:round_id>/action-items")
@@ -104,13 +114,19 @@ def add_action_item(round_id: int):
 def update_action_item(item_id: int):
     """Record progress on an action item: {status, note?}."""
     item = store.ActionItem.get_or_none(store.ActionItem.id == item_id) or abort(404, description="no such item")
+    _round(item.round_id)
     body = _body()
     store.update_action_item(item, str(body.get("status", "")), body.get("note"), g.api_token.name)
+    audit("action_item.status", f"action_item:{item.id}", item.status)
     return jsonify(id=item.id, status=item.status)
 
 
 def _round(round_id: int) -> store.Round:
-    return store.Round.get_or_none(store.Round.id == round_id) or abort(404, description=f"no round {round_id}")
+    """The round if its service point is inside the caller's scope; else the same 404 as for no round."""
+    round_ = store.Round.get_or_none(store.Round.id == round_id)
+    if round_ is None or not current_principal().covers(round_.service_point.admin_unit_id):
+        abort(404, description=f"no round {round_id} in this token's scope")
+    return round_
 
 
 def _body() -> dict:
