@@ -26,7 +26,7 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     configure_logging(config["log_level"])
     ensure_instance(config)
 
-    app = Flask(__name__, instance_path=config["instance_path"])
+    app = Flask(__name__, instance_path=config["instance_path"], static_folder=None)  # every route needs a role
     app.config.update(GATEWAY=config, SECRET_KEY=config["secret_key"], MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       TESTING=testing)
     app.extensions["gateway.process_id"] = process_id()

@@ -391,22 +391,18 @@ SELECT AVG(days) FROM ranked WHERE 2 * rn BETWEEN cnt AND cnt + 2
 
 
 def complaint_section(week: Week, unit_ids: list[int] | None, oldest_open: int) -> dict:
-    """New and resolved this week (exact when 5 or more; a week's counts never overlap another's), overdue now
-    (a running stock, so counted in blocks of 5), by category and unit, with hidden cells saying why."""
+    """New and resolved this week, overdue now, by category and unit, counted in blocks of 5 like everything
+    released: a digest for a district and one for its khoroo (or two scopes, or two weeks) can be subtracted, and
+    the difference is then still whole blocks. Totals are the sums of the released cells."""
     unit_sql, unit_params = ("", []) if unit_ids is None else (
         " AND c.admin_unit_id IN " + _in_list(unit_ids), list(unit_ids))
     rows = _rows(COMPLAINT_COUNTS_SQL.format(unit=unit_sql),
                  [week.start, week.start, week.end, week.end, week.end, *unit_params])
     cells = {(cat, unit): {"new": int(new), "resolved": int(res), "overdue": int(over)}
              for cat, unit, new, res, over in rows if new or res or over}
-    totals, released = {}, {}
-    for key, blocks in (("new", False), ("resolved", False), ("overdue", True)):
-        counts = {cell: values[key] for cell, values in cells.items()}
-        exact = sum(counts.values())
-        total = release_counts({"total": exact}, DEFAULT_K, blocks=blocks)["total"]
-        released[key] = release_counts(counts, DEFAULT_K, exact_total=exact if total.shown and not blocks else None,
-                                       blocks=blocks)
-        totals[key] = sum(r.n for r in released[key].values() if r.shown) if blocks else _released(total, DEFAULT_K)
+    released = {key: release_counts({cell: values[key] for cell, values in cells.items()}, DEFAULT_K)
+                for key in ("new", "resolved", "overdue")}
+    totals = {key: sum(r.n for r in cells_of.values() if r.shown) for key, cells_of in released.items()}
     by_cell = [{"category": cat, "admin_unit": unit,
                 **{key: _released(released[key][(cat, unit)], DEFAULT_K) for key in released},
                 "hidden": {key: hidden_cell(released[key][(cat, unit)].reason, DEFAULT_K)
@@ -422,7 +418,7 @@ def complaint_section(week: Week, unit_ids: list[int] | None, oldest_open: int) 
         "totals": totals,
         "by_category_and_unit": by_cell,
         "median_days_to_resolve": None if median is None or totals["resolved"] < DEFAULT_K
-        else round(float(median), 1),
+        else round(float(median), 1),  # (a median needs no blocks: it is never a count)
         # the restricted queue never appears; free text only once staff redacted it, numbers masked even then
         "oldest_open": [{"ref": ref, "category": cat, "admin_unit": unit,
                          "age_days": (week.end - _as_datetime(created)).days, "text": mask_free_text(redacted)}

@@ -17,17 +17,20 @@ on which earlier releases anyone saw, nothing needs to be remembered between rel
 rebuilt today is safe next to the one sent then. (A person who later declares a different group moves, with their
 answers, between blocks: counts still move in multiples of k; the docs say so.)
 
-When an exact total is published elsewhere (a vote tally), `release_counts(..., exact_total=T)` also checks the
-remainders: T minus the released counts must not pin any group's uncounted part, or a small group, to one value
-between 1 and k-1; if it would, groups are hidden ("hidden to protect another cell") until it does not.
+When an exact total is released with a table (a week's new complaints, a vote tally), it is one release, not a
+series: counts are exact, but if any cell is under k every cell of the table is hidden ("a cell in this table is
+under k"). Hiding only some cells would not do: whoever knows the rule could ask which true counts would have led
+to exactly those cells being hidden, and sometimes only one answer is left. With all or none hidden (and one reason
+for all), the only thing the table says beyond its total is that some cell is small, and any cell could be.
 
 API (also used by participatory-budgeting results):
     release_counts(counts: Mapping[str, int], k: int = 5, exact_total: int | None = None, blocks: bool = True)
         -> dict[str, Released]
     counted(n, k) -> int: the part of n that is released (n // k * k)
     Released(n: int | None, reason: str | None): n is the released count (None when hidden); reason is None when
-    shown, or one of SMALL, PROTECTS_ANOTHER, HIDDEN; `label(k)` gives "<5" or the count; REASONS[reason] = (mn, en).
+    shown, SMALL or WITH_SMALL_CELL; `label(k)` gives the count, "<5" or "hidden"; REASONS[reason] = (mn, en).
     NO_CHANGE_REASON: why a change since last week is not shown (fewer than k new since then, or none).
+    A k below 3 protects nobody ("<2" can only mean 1): rounds should keep min_cell at 5.
 """
 from __future__ import annotations
 
@@ -36,13 +39,12 @@ from dataclasses import dataclass
 
 DEFAULT_K = 5
 SMALL = "small"  # fewer than k in the group
-PROTECTS_ANOTHER = "protects_another"  # at least k, hidden so a small group cannot be worked out from a total
-HIDDEN = "hidden"  # hidden for either reason (when telling them apart would itself give a group away)
+WITH_SMALL_CELL = "with_small_cell"  # a table with an exact total has a cell under k: all its cells are hidden
 NO_CHANGE_REASON = "change_below_k"
 REASONS = {
     SMALL: ("5-аас цөөн хүн", "fewer than 5 people"),
-    PROTECTS_ANOTHER: ("өөр нүдийг хамгаалж нуусан", "hidden to protect another cell"),
-    HIDDEN: ("нуусан: цөөн хүн", "hidden: small group"),
+    WITH_SMALL_CELL: ("нуусан: энэ хүснэгтийн нэг нүд 5-аас цөөн тул бүгдийг нуусан",
+                      "hidden to protect another cell: a cell of this table is under 5, so all are hidden"),
     NO_CHANGE_REASON: ("өнгөрсөн 7 хоногоос хойш 5-аас цөөн шинэ хүн", "change since last week <5"),
 }
 
@@ -67,46 +69,13 @@ def counted(n: int, k: int = DEFAULT_K) -> int:
 
 def release_counts(counts: Mapping[str, int], k: int = DEFAULT_K, exact_total: int | None = None,
                    blocks: bool = True) -> dict[str, Released]:
-    """Each group's released count (whole blocks of k) or why it is hidden. Groups of 0 are released as 0.
+    """Each group's released count or why it is hidden; groups of 0 are released as 0.
 
-    `blocks=False` releases exact counts of k or more: only for counts that are never cumulative (this week's new
-    complaints), where no two releases overlap; small ones are still hidden, and protected against `exact_total`."""
-    released = {g: Released(counted(n, k) if blocks else n) if n >= k or n == 0 else Released(None, SMALL)
-                for g, n in counts.items()}
-    if exact_total is None:
-        return released
-    while _pins_a_small_count(counts, released, k, exact_total, blocks):
-        shown = sorted((counts[g], g) for g, r in released.items() if r.shown and counts[g] > 0)
-        if not shown:  # every group is hidden and the reasons still give one away: stop telling them apart
-            return {g: Released(None, HIDDEN) if not r.shown else r for g, r in released.items()}
-        released[shown[0][1]] = Released(None, PROTECTS_ANOTHER)
-    return released
-
-
-def _pins_a_small_count(counts: Mapping[str, int], released: dict[str, Released], k: int, total: int,
-                        blocks: bool) -> bool:
-    """Whether `total` minus the released counts pins some unknown to a single value between 1 and k-1.
-
-    The unknowns, as anyone reading the release knows them: the uncounted part of a shown group is 0..k-1; a
-    small group is 1..k-1; a group hidden to protect another is at least k. They add up to `total` minus the
-    released counts. An unknown is pinned when every other unknown at its bounds leaves it one possible value."""
-    bounds = []
-    for group, r in released.items():
-        if r.shown:
-            if blocks and counts[group] > 0:
-                bounds.append((0, k - 1, True))
-        elif r.reason == SMALL:
-            bounds.append((1, k - 1, True))
-        else:
-            bounds.append((k, None, False))
-    rest = total - sum(r.n for r in released.values() if r.shown)
-    low_sum = sum(lo for lo, _, _ in bounds)
-    high_sum = None if any(hi is None for _, hi, _ in bounds) else sum(hi for _, hi, _ in bounds)
-    for lo, hi, is_count in bounds:
-        if not is_count:
-            continue
-        least = lo if high_sum is None else max(lo, rest - (high_sum - hi))
-        most = min(hi, rest - (low_sum - lo))
-        if least == most and 1 <= least <= k - 1:
-            return True
-    return False
+    `blocks=True`: whole blocks of k (for counts that grow release after release). `blocks=False`: exact counts
+    of k or more, only for one-off or non-overlapping releases (this week's new complaints). `exact_total`: the
+    table's total is released too (it must itself be at least k): then all cells or none (see the module)."""
+    if exact_total is not None and any(0 < n < k for n in counts.values()):
+        # one reason for every hidden cell: telling the small ones apart would give them away against the total
+        return {g: Released(0) if n == 0 else Released(None, WITH_SMALL_CELL) for g, n in counts.items()}
+    return {g: Released(counted(n, k) if blocks and exact_total is None else n) if n >= k or n == 0
+            else Released(None, SMALL) for g, n in counts.items()}

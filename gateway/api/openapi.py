@@ -5,6 +5,7 @@ import re
 
 from flask import Blueprint, current_app, jsonify
 
+from gateway.api.auth import require_role
 from gateway.health import package_version
 
 bp = Blueprint("openapi", __name__)
@@ -13,8 +14,9 @@ _CONVERTER = re.compile(r"<(?:[a-z]+:)?([a-zA-Z_]+)>")
 
 
 @bp.get("/openapi.json")
+@require_role("cso")
 def openapi_document():
-    """The OpenAPI description of this API."""
+    """The OpenAPI description of this API (any valid token: only the webhooks and /healthz are open)."""
     paths: dict = {}
     for rule in current_app.url_map.iter_rules():
         if not rule.rule.startswith("/api/v1/") or rule.endpoint.endswith("openapi_document"):
