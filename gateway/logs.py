@@ -93,6 +93,7 @@ def configure_logging(level: str) -> None:
             handler.addFilter(PhoneMaskFilter())
     root.setLevel(level)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every tick at INFO
+    logging.getLogger("peewee").setLevel(logging.INFO)  # its DEBUG lines are SQL with message bodies as parameters
 
 
 def log_event(event: str, level: int = logging.INFO, exc_info: bool = False, **fields) -> None:
