@@ -6,7 +6,7 @@ After `free_text_days`: complaint texts and landmarks (unless the complaint is s
 meeting questions; staff-redacted texts stay, as do the counts.
 After `contact_days` without a message either way: the number-to-contact mapping. The number is deleted and the
 contact's key replaced by one no number can produce, so the person's past can no longer be found from their number;
-if they text again they start afresh.
+if they text again they start afresh. Someone who had said STOP keeps only that: a bare contact under their key.
 """
 from __future__ import annotations
 
@@ -64,11 +64,15 @@ def _unmap_inactive(cutoff: dt.datetime) -> int:
     subscribed = DigestSubscriber.select(DigestSubscriber.contact).where(DigestSubscriber.active)
     waiting = Complaint.select(Complaint.contact).where(Complaint.status.in_(OPEN_STATUSES)
                                                         & Complaint.contact.is_null(False))
-    inactive = [row.id for row in Contact.select(Contact.id).join(PhoneNumber).where(
+    inactive = list(Contact.select(Contact.id, Contact.key, Contact.opted_out_at).join(PhoneNumber).where(
         (Contact.created_at < cutoff) & ((Contact.last_seen_at < cutoff) | Contact.last_seen_at.is_null())
-        & Contact.id.not_in(recent) & Contact.id.not_in(subscribed) & Contact.id.not_in(waiting))]
-    for contact_id in inactive:
-        Contact.update(key=unlinkable_key()).where(Contact.id == contact_id).execute()
+        & Contact.id.not_in(recent) & Contact.id.not_in(subscribed) & Contact.id.not_in(waiting)))
     if inactive:
-        PhoneNumber.delete().where(PhoneNumber.contact.in_(inactive)).execute()
+        PhoneNumber.delete().where(PhoneNumber.contact.in_([c.id for c in inactive])).execute()
+    for contact in inactive:
+        Contact.update(key=unlinkable_key()).where(Contact.id == contact.id).execute()
+        if contact.opted_out_at is not None:
+            # Their STOP must outlive their data: a bare contact under the same key holds only the opt-out, so an
+            # imported list cannot sign them up again, and nothing of their past can be reached from the number.
+            Contact.create(key=contact.key, opted_out_at=contact.opted_out_at, created_at=utcnow())
     return len(inactive)

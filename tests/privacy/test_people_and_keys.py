@@ -184,6 +184,7 @@ def test_retention_deletes_exactly_what_is_past_its_time(start):
     with time_machine.travel(long_ago + dt.timedelta(days=1), tick=False), app.app_context(), \
             database.connection_context():
         complaints.set_status(complaints.find(old_closed), "closed", None, "staff")
+        phone(app, "+97699110004").send_sms("STOP")  # said STOP long ago
     recent = phone(app, "+97699110003")
     recent.send_sms("help")
     with app.app_context(), database.connection_context():
@@ -196,12 +197,16 @@ def test_retention_deletes_exactly_what_is_past_its_time(start):
                 "new_messages": Message.select().where(Message.created_at >= cutoff).count(),
                 "runs": FlowRun.select().where(FlowRun.status != "active").count(),
                 "scores": scorecards.Score.select().count(), "rsvps": Rsvp.select().count()}
-    assert counts["numbers"] == 1  # the closed complainant, silent for 200 days; the open one is still awaited
+    assert counts["numbers"] == 2  # the closed complainant and the one who said STOP; the open one is awaited
     assert kept_numbers == ["+97699110001", "+97699110003"]
     assert "haaltai" in open_one.text and "haaltai" not in closed_one.text  # free text kept only while open
     assert scorecards_reason_erased(app) and left["scores"] == 1 and left["rsvps"] == 1  # counts stay
     assert left["old_messages"] <= {"queued"} and left["new_messages"] > 0 and left["runs"] == 0  # queued: in flight
     assert counts["messages"] > 0 and counts["runs"] > 0 and counts["complaint_texts"] == 1
+    with app.app_context(), database.connection_context():  # an imported list cannot sign up who said STOP
+        stopped, created = contact_for_number("+97699110004", pseudonym_key(app))
+        assert not created and stopped.opted_out_at is not None and not list(stopped.messages)
+        assert PhoneNumber.get(PhoneNumber.contact == stopped).e164 == "+97699110004"
 
 
 def complaint_by(number: str, app) -> tuple[str, int]:
