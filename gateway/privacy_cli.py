@@ -139,7 +139,7 @@ def render_copy(app: Flask, held: dict) -> str:
     contact = held["contact"]
     lines = ["Таны тухай хадгалсан мэдээлэл / What is held about you",
              f"Бэлтгэсэн / Prepared: {dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC. "
-             "Хуулийн үндэслэл: Хувь хүний мэдээлэл хамгаалах тухай хууль (2021) / "
+             "Хуулийн үндэслэл: Хүний хувийн мэдээлэл хамгаалах тухай хууль (2021) / "
              "Under Mongolia's Personal Data Protection Law (2021).",
              "Таны утасны дугаарыг тусад нь хадгалдаг; албан тушаалтнууд хэзээ ч харахгүй. / Your number is kept "
              "apart and never shown to officials.", "",

@@ -130,7 +130,7 @@ def test_export_gives_the_person_a_copy_in_mongolian_and_english(start, run):
     text = result.output
     assert text.startswith("Таны тухай хадгалсан мэдээлэл / What is held about you")
     for heading in ("Мессежүүд / Messages", "Гомдол / Complaints", "Үнэлгээний оноо / Scorecard scores",
-                    "Уулзалтын асуулт / Meeting questions", "Хувь хүний мэдээлэл хамгаалах тухай хууль"):
+                    "Уулзалтын асуулт / Meeting questions", "Хүний хувийн мэдээлэл хамгаалах тухай хууль"):
         assert heading in text
     assert "us tugeeh bair haaltai" in text and "G-0001" in text and "round 1, A: 4" in text
     assert not any(written in text for written in WRITTEN + ["88112233", "8811 2233"])  # masked, even here
