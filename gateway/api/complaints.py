@@ -30,6 +30,7 @@ def list_complaints():
         abort(400, description=f"status must be one of {', '.join(store.STATUSES)}")
     rows = store.list_complaints(status=status, include_sensitive=_is_admin(), limit=_int_arg("limit", 100, 500),
                                  offset=_int_arg("offset", 0, 10**9), scope=current_principal().scope)
+    audit("complaints.list", None, f"{len(rows)} complaints with landmarks")  # landmarks are free text too
     return jsonify(complaints=[store.complaint_view(c, with_text=False) for c in rows])
 
 
