@@ -43,7 +43,9 @@ def mask_record(record: logging.LogRecord) -> None:
         message = record.getMessage()
     except Exception:  # a bad format string must not lose the record
         message = f"{record.msg} {record.args}"
-    record.msg, record.args = mask_phones_in(message), None
+    masked = mask_phones_in(message)
+    if masked != message:  # otherwise keep msg and args as they are (peewee's query log keeps its tuple)
+        record.msg, record.args = masked, None
     if record.exc_info and not record.exc_text:
         record.exc_text = logging.Formatter().formatException(record.exc_info)
     if record.exc_text:

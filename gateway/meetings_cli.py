@@ -285,4 +285,4 @@ def contacts_import(app: Flask, csv_file: str, group_name: str | None, consented
         click.echo(f"  line {line}: {reason}", err=True)
 
 
-commands = [meetings_group, broadcast_command, broadcasts_group, contacts_group]
+commands = [meetings_group, broadcast_command, broadcasts_group]  # contacts: registered by gateway.privacy_cli

@@ -18,7 +18,7 @@ from click.testing import CliRunner
 
 from gateway.cli import cli
 from gateway.digests import current_week
-from gateway.scheduler import JOBS, run_job
+from gateway.scheduler import run_job
 from gateway.simulate import InProcessTransport, Phone
 from storage import complaints, scorecards
 from storage.db import database
@@ -171,7 +171,7 @@ def drive_everything(app, out: Outputs, tmp_path) -> None:
     cli_run(out, "digest-subscribers", "add", f"{CITIZEN[:4]} {CITIZEN[4:]}", "--label", "CSO focal point")
 
     # --- every job -------------------------------------------------------------------------------------------
-    for name in sorted(JOBS):
+    for name in sorted(app.extensions["gateway.jobs"]):
         out.add(f"job {name}", repr(run_job(app, name)))
     run_job(app, "outbox.dispatch")
 
