@@ -136,94 +136,120 @@ def _active_rounds(week: Week, unit_ids: list[int] | None) -> list[tuple]:
     return _rows(sql + " ORDER BY u.code, sp.code, r.number", params)
 
 
-# Per round × indicator × group: the scores of the people the group counts (storage.suppression: whole blocks of
-# the round's min_cell, people in the order they first answered the round), as of a moment; then the same for
-# 'all' over the union of those people. n, score sum, the 1–5 distribution and the median come from running
-# totals over the distribution (a window function), so no row-level sort is needed after the ranking.
-CELL_SQL = """
-WITH ranked AS (
-    SELECT s.round_id, s.indicator_id, resp."group" AS grp, s.score, r.min_cell AS k,
-           ROW_NUMBER() OVER (PARTITION BY s.round_id, s.indicator_id, resp."group" ORDER BY resp.id) AS rn,
-           COUNT(*) OVER (PARTITION BY s.round_id, s.indicator_id, resp."group") AS cnt
-    FROM score s
-    JOIN respondent resp ON resp.round_id = s.round_id AND resp.contact_id = s.contact_id
-    JOIN round r ON r.id = s.round_id
-    WHERE s.round_id IN {rounds} AND resp.created_at < ?
-), base AS (
-    SELECT round_id, indicator_id, grp, score, COUNT(*) AS n FROM ranked
-    WHERE rn <= (cnt / k) * k GROUP BY round_id, indicator_id, grp, score
-), cells AS (
-    SELECT round_id, indicator_id, grp, score, n FROM base
-    UNION ALL
-    SELECT round_id, indicator_id, 'all', score, SUM(n) FROM base GROUP BY round_id, indicator_id, score
-), running AS (
-    SELECT cells.*,
-           SUM(n) OVER (PARTITION BY round_id, indicator_id, grp ORDER BY score
-                        ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum,
-           SUM(n) OVER (PARTITION BY round_id, indicator_id, grp) AS total
-    FROM cells
-)
-SELECT round_id, indicator_id, grp, SUM(n), SUM(score * n),
-       SUM(CASE WHEN score = 1 THEN n ELSE 0 END), SUM(CASE WHEN score = 2 THEN n ELSE 0 END),
-       SUM(CASE WHEN score = 3 THEN n ELSE 0 END), SUM(CASE WHEN score = 4 THEN n ELSE 0 END),
-       SUM(CASE WHEN score = 5 THEN n ELSE 0 END),
-       MIN(CASE WHEN n > 0 AND 2 * cum >= total THEN score END),
-       MIN(CASE WHEN n > 0 AND 2 * cum > total THEN score END)
-FROM running GROUP BY round_id, indicator_id, grp
-"""
-
-# How many people each group has (only to say "fewer than 5" of a group that has some but no whole block).
-GROUP_SIZE_SQL = """
-SELECT s.round_id, s.indicator_id, resp."group", COUNT(*)
+# Who counts (storage.suppression: whole blocks of the round's min_cell): per round and group, people in the
+# order they first answered (created_at, then id: it never changes, and whoever had answered by an earlier moment
+# comes first, so the week's start is a prefix of its end). Everything is aggregated in one GROUP BY over all the
+# scores, like any report; what is then taken away is only the tail of each group, the fewer than k people past
+# its last whole block, found by ranking respondents (not scores) and looked up score by score.
+SCORES_SQL = """
+SELECT s.round_id, s.indicator_id, resp."group",
+       SUM(CASE WHEN s.score = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 2 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN s.score = 3 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 4 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN s.score = 5 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END), SUM(CASE WHEN resp.created_at < ? THEN s.score ELSE 0 END)
 FROM score s JOIN respondent resp ON resp.round_id = s.round_id AND resp.contact_id = s.contact_id
 WHERE s.round_id IN {rounds} AND resp.created_at < ?
 GROUP BY s.round_id, s.indicator_id, resp."group"
 """
-
-RESPONDENT_SQL = """
-SELECT round_id, "group", COUNT(*) FROM respondent WHERE round_id IN {rounds} AND created_at < ?
-GROUP BY round_id, "group"
+TAIL_SQL = """
+WITH ranked AS (
+    SELECT resp.round_id, resp.contact_id, resp."group" AS grp, r.min_cell AS k,
+           CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END AS early,
+           ROW_NUMBER() OVER (PARTITION BY resp.round_id, resp."group" ORDER BY resp.created_at, resp.id) AS rn,
+           COUNT(*) OVER (PARTITION BY resp.round_id, resp."group") AS cnt,
+           SUM(CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END)
+               OVER (PARTITION BY resp.round_id, resp."group") AS cnt_before
+    FROM respondent resp JOIN round r ON r.id = resp.round_id
+    WHERE resp.round_id IN {rounds} AND resp.created_at < ?
+), tail AS (
+    SELECT round_id, contact_id, grp, CASE WHEN rn > (cnt / k) * k THEN 1 ELSE 0 END AS now_tail,
+           CASE WHEN early = 1 AND rn > (cnt_before / k) * k THEN 1 ELSE 0 END AS before_tail
+    FROM ranked WHERE rn > (cnt / k) * k OR (early = 1 AND rn > (cnt_before / k) * k)
+)
+SELECT t.round_id, i.id, t.grp, s.score, t.now_tail, t.before_tail
+FROM tail t CROSS JOIN indicator i CROSS JOIN score s  -- in this order: one unique-index lookup per score
+WHERE i.round_id = t.round_id AND s.round_id = t.round_id AND s.indicator_id = i.id AND s.contact_id = t.contact_id
+"""
+GROUP_SIZE_SQL = """
+SELECT round_id, "group", COUNT(*), SUM(CASE WHEN created_at < ? THEN 1 ELSE 0 END)
+FROM respondent WHERE round_id IN {rounds} AND created_at < ? GROUP BY round_id, "group"
 """
 
 
 @dataclass
 class Cell:
-    n: int
-    total: int
     distribution: dict[str, int]
-    median: float | None
+    n_before: int = 0
+    total_before: int = 0
+    whole: bool = True  # False: someone counted skipped this indicator, so it is not whole blocks: never shown
+
+    @property
+    def n(self) -> int:
+        return sum(self.distribution.values())
+
+    @property
+    def total(self) -> int:
+        return sum(int(score) * n for score, n in self.distribution.items())
 
     @property
     def mean(self) -> float | None:
         return self.total / self.n if self.n else None
 
+    @property
+    def mean_before(self) -> float | None:
+        return self.total_before / self.n_before if self.n_before else None
 
-def _cells(round_ids: list[int], moment: dt.datetime) -> dict[tuple[int, int, str], Cell]:
-    """Released cells (round, indicator, group) as of `moment`; a group with no whole block has none."""
+    @property
+    def median(self) -> float | None:
+        """From the running totals of the 1–5 distribution: the middle score (or the mean of the middle two)."""
+        n, running, low = self.n, 0, None
+        for score in sorted(self.distribution, key=int):
+            running += self.distribution[score]
+            if low is None and 2 * running >= n and self.distribution[score]:
+                low = int(score)
+            if 2 * running > n and self.distribution[score]:
+                return (low + int(score)) / 2
+        return None
+
+
+def _cells(round_ids: list[int], week_start: dt.datetime, week_end: dt.datetime) -> dict[tuple[int, int, str], Cell]:
+    """Released cells (round, indicator, group, and 'all') as of `week_end`, with n and sum as of `week_start`.
+    A group cell that is not whole blocks (someone counted skipped that indicator) is left out, and so from 'all'."""
     if not round_ids:
         return {}
-    rows = _rows(CELL_SQL.format(rounds=_in_list(round_ids)), [*round_ids, moment])
-    cells = {}
-    for rid, iid, grp, n, total, d1, d2, d3, d4, d5, med_lo, med_hi in rows:
-        median = (float(med_lo) + float(med_hi)) / 2 if med_lo is not None else None
-        cells[(rid, iid, grp)] = Cell(int(n), int(total), {"1": int(d1), "2": int(d2), "3": int(d3), "4": int(d4),
-                                                           "5": int(d5)}, median)
+    rounds = _in_list(round_ids)
+    found: dict[tuple[int, int, str], Cell] = {}
+    for rid, iid, grp, d1, d2, d3, d4, d5, n_before, total_before in _rows(
+            SCORES_SQL.format(rounds=rounds), [week_start, week_start, *round_ids, week_end]):
+        found[(rid, iid, grp)] = Cell({"1": int(d1), "2": int(d2), "3": int(d3), "4": int(d4), "5": int(d5)},
+                                      int(n_before or 0), int(total_before or 0))
+    for rid, iid, grp, score, now_tail, before_tail in _rows(TAIL_SQL.format(rounds=rounds),
+                                                              [week_start, week_start, *round_ids, week_end]):
+        cell = found[(rid, iid, grp)]
+        cell.distribution[str(score)] -= int(now_tail)
+        cell.n_before -= int(before_tail)
+        cell.total_before -= int(before_tail) * int(score)
+    k = dict(_rows("SELECT id, min_cell FROM round WHERE id IN " + rounds, round_ids))
+    cells = {key: cell for key, cell in found.items() if cell.n}
+    for key, cell in cells.items():
+        cell.whole = cell.n % k[key[0]] == 0 and cell.n_before % k[key[0]] == 0
+    for (rid, iid, _group), cell in [(key, cell) for key, cell in cells.items() if cell.whole]:
+        whole = cells.setdefault((rid, iid, "all"), Cell({str(score): 0 for score in range(1, 6)}))
+        for score, n in cell.distribution.items():
+            whole.distribution[score] += n
+        whole.n_before += cell.n_before
+        whole.total_before += cell.total_before
     return cells
 
 
-def _group_sizes(round_ids: list[int], moment: dt.datetime) -> dict[tuple[int, int], dict[str, int]]:
-    found: dict[tuple[int, int], dict[str, int]] = {}
+def _group_sizes(round_ids: list[int], week_start: dt.datetime, week_end: dt.datetime
+                 ) -> dict[int, dict[str, tuple[int, int]]]:
+    """Round → group → (people now, people at the week's start)."""
+    found: dict[int, dict[str, tuple[int, int]]] = {}
     if round_ids:
-        for rid, iid, grp, n in _rows(GROUP_SIZE_SQL.format(rounds=_in_list(round_ids)), [*round_ids, moment]):
-            found.setdefault((rid, iid), {})[grp] = int(n)
-    return found
-
-
-def _respondents(round_ids: list[int], moment: dt.datetime) -> dict[int, dict[str, int]]:
-    found: dict[int, dict[str, int]] = {}
-    if round_ids:
-        for rid, grp, n in _rows(RESPONDENT_SQL.format(rounds=_in_list(round_ids)), [*round_ids, moment]):
-            found.setdefault(rid, {})[grp] = int(n)
+        for rid, grp, now, before in _rows(GROUP_SIZE_SQL.format(rounds=_in_list(round_ids)),
+                                           [week_start, *round_ids, week_end]):
+            found.setdefault(rid, {})[grp] = (int(now), int(before or 0))
     return found
 
 
@@ -255,25 +281,26 @@ def build_digest(week: Week, unit_code: str | None = None, oldest_open: int = 5,
 def scorecard_section(week: Week, unit_ids: list[int] | None) -> list[dict]:
     rounds = _active_rounds(week, unit_ids)
     round_ids = [r[0] for r in rounds]
-    now, before = _cells(round_ids, week.end), _cells(round_ids, week.start)
-    sizes = _group_sizes(round_ids, week.end)
-    previous_ids = [r[4] for r in rounds if r[4]]
-    previous = {(rid, iid): cell for (rid, iid, grp), cell in _cells(previous_ids, FAR_FUTURE).items()
-                if grp == "all"}
-    codes = {ind["id"]: ind["code"] for inds in _indicators(previous_ids).values() for ind in inds}
-    previous_by_code = {(rid, codes[iid]): cell for (rid, iid), cell in previous.items()}
-    respondents_now, respondents_before = _respondents(round_ids, week.end), _respondents(round_ids, week.start)
-    indicators = _indicators(round_ids)
+    previous_ids = [r[4] for r in rounds if r[4] and r[4] not in round_ids]
+    cells = _cells(round_ids + previous_ids, week.start, week.end)  # one pass: this week, last week, last round
+    sizes = _group_sizes(round_ids, week.start, week.end)
+    indicators = _indicators(round_ids + previous_ids)
+    codes = {ind["id"]: ind["code"] for inds in indicators.values() for ind in inds}
+    previous_by_code = {(rid, codes[iid]): cell for (rid, iid, grp), cell in cells.items()
+                        if grp == "all" and rid in previous_ids}
     sections = []
+    by_indicator: dict[tuple[int, int], dict[str, Cell]] = {}
+    for (rid, iid, grp), cell in cells.items():
+        by_indicator.setdefault((rid, iid), {})[grp] = cell
     for rid, number, status, min_cell, prev_id, sp_code, sp_mn, sp_en, u_code, u_mn, u_en in rounds:
+        group_sizes = sizes.get(rid, {})
         sections.append({
             "admin_unit": {"code": u_code, "name_mn": u_mn, "name_en": u_en},
             "service_point": {"code": sp_code, "name_mn": sp_mn, "name_en": sp_en},
             "round": {"id": rid, "number": number, "status": status, "min_cell": min_cell},
-            "respondents": _respondent_block(respondents_now.get(rid, {}), respondents_before.get(rid, {}), min_cell),
+            "respondents": _respondent_block(group_sizes, min_cell),
             "indicators": [_indicator_block(
-                ind, {g: c for (r, i, g), c in now.items() if (r, i) == (rid, ind["id"])},
-                before.get((rid, ind["id"], "all")), sizes.get((rid, ind["id"]), {}), min_cell,
+                ind, by_indicator.get((rid, ind["id"]), {}), {g: now for g, (now, _) in group_sizes.items()}, min_cell,
                 previous_by_code.get((prev_id, ind["code"]))) for ind in indicators.get(rid, [])],
         })
     return sections
@@ -283,14 +310,13 @@ def round_table(round_id: int, moment: dt.datetime) -> list[tuple[dict, str, dic
     """A round's released cells as of `moment`: (indicator, group or 'all', cell) with hidden cells saying why.
     The same cells, by the same rule, as the digest, so an export adds nothing a digest would hide."""
     [k] = [row[0] for row in _rows("SELECT min_cell FROM round WHERE id = ?", [round_id])] or [5]
-    cells, sizes = _cells([round_id], moment), _group_sizes([round_id], moment)
+    cells = _cells([round_id], moment, moment)
+    sizes = {g: now for g, (now, _) in _group_sizes([round_id], moment, moment).get(round_id, {}).items()}
     table = []
     for ind in _indicators([round_id]).get(round_id, []):
-        block = _indicator_block(ind, {g: c for (_, i, g), c in cells.items() if i == ind["id"]}, None,
-                                 sizes.get((round_id, ind["id"]), {}), k, None)
+        block = _indicator_block(ind, {g: c for (_, i, g), c in cells.items() if i == ind["id"]}, sizes, k, None)
         table += [(ind, group, cell) for group, cell in block["groups"].items()]
-        overall = {**block["overall"], "mean": block["overall"].get("mean_pooled")}
-        table.append((ind, "all", overall))
+        table.append((ind, "all", {**block["overall"], "mean": block["overall"].get("mean_pooled")}))
     return table
 
 
@@ -318,35 +344,39 @@ def _released(released: Released, k: int):
     return released.n if released.shown else hidden_cell(released.reason, k)["n"]
 
 
-def _respondent_block(now: dict[str, int], before: dict[str, int], k: int) -> dict:
-    released = release_counts(now, k)
+def _respondent_block(sizes: dict[str, tuple[int, int]], k: int) -> dict:
+    released = release_counts({g: now for g, (now, _) in sizes.items()}, k)
     total = sum(r.n for r in released.values() if r.shown)
-    earlier = sum(r.n for r in release_counts(before, k).values() if r.shown)
+    earlier = sum(r.n for r in release_counts({g: before for g, (_, before) in sizes.items()}, k).values()
+                  if r.shown)
     return {"total": total, "new_this_week": total - earlier,  # both whole blocks: the change is 0 or >= k
             "by_group": {g: _released(r, k) for g, r in sorted(released.items())},
             "hidden": {g: hidden_cell(r.reason, k) for g, r in sorted(released.items()) if not r.shown}}
 
 
-def _indicator_block(ind: dict, cells: dict[str, Cell], before: Cell | None, sizes: dict[str, int], k: int,
+def _indicator_block(ind: dict, cells: dict[str, Cell], sizes: dict[str, int], k: int,
                      previous: Cell | None) -> dict:
-    released = release_counts(sizes, k)
-    groups = {g: _cell_view(cells[g]) if r.shown and g in cells else hidden_cell(r.reason or SMALL, k)
-              for g, r in sorted(released.items()) if r.n != 0}
+    groups = {}
+    for group, released in sorted(release_counts(sizes, k).items()):
+        cell = cells.get(group)
+        if released.n == 0 or (released.shown and cell is None):
+            continue  # nobody in the group, or nobody in it answered this indicator
+        groups[group] = _cell_view(cell) if released.shown and cell.whole else hidden_cell(SMALL, k)
     block = {"code": ind["code"], "mn": ind["mn"], "en": ind["en"], "latn": ind["latn"], "groups": groups,
              "provider_score": ind["provider_score"], "agenda": False, "agenda_reasons": []}
     overall = cells.get("all")
     if overall is None:
-        block["overall"] = hidden_cell(SMALL, k) if sizes else {"n": 0}
+        block["overall"] = hidden_cell(SMALL, k) if groups else {"n": 0}
         return block
-    shown_means = [cells[g].mean for g in DECLARED_GROUPS if g in cells]
+    shown_means = [cells[g].mean for g in DECLARED_GROUPS if g in cells and cells[g].whole]
     pooled = overall.mean
     block["overall"] = {**_cell_view(overall), "mean_pooled": _round(pooled),
                         "mean_of_group_means": _round(sum(shown_means) / len(shown_means)) if shown_means else None}
     del block["overall"]["mean"]
     if ind["provider_score"] is not None:
         block["gap"] = _round(pooled - ind["provider_score"])
-    changed = before is not None and before.n != overall.n
-    change_week = pooled - before.mean if changed else None
+    changed = overall.n_before not in (0, overall.n)  # whole blocks came this week (or none at all before)
+    change_week = pooled - overall.mean_before if changed else None
     if not changed:
         block["change_week_hidden"] = hidden_cell(NO_CHANGE_REASON, k)
     change_round = pooled - previous.mean if previous is not None and previous.n else None

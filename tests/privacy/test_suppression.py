@@ -158,3 +158,19 @@ def _section(digest: dict, round_id: int) -> dict | None:
 @pytest.fixture
 def app(make_app):
     return make_app()
+
+
+def test_a_cell_that_is_not_whole_blocks_is_never_shown(app):
+    """Someone counted who skipped an indicator would make that cell 4 of a block of 5: it is hidden instead."""
+    with app.app_context(), database.connection_context():
+        point = scorecards.service_point("SKIP", admin_unit_code="BGD-07", kind="school", name_mn="Сургууль")
+        round_ = scorecards.create_round(point, [{"code": "A", "mn": "А", "en": "A"},
+                                                 {"code": "B", "mn": "Б", "en": "B"}])
+        scorecards.set_status(round_, "open")
+        for n in range(5):
+            contact = Contact.create(key=f"skip-{n}")
+            scorecards.record_scores(round_, contact, "women", {"A": 4, "B": 2} if n else {"A": 4})
+        section = _section(build_digest(Week.of(dt.date.today(), "Asia/Ulaanbaatar")), round_.id)
+    a, b = section["indicators"]
+    assert a["groups"]["women"]["n"] == 5 and a["overall"]["n"] == 5
+    assert b["groups"]["women"]["suppressed"] and b["overall"]["suppressed"]
