@@ -6,7 +6,7 @@ import secrets
 import peewee
 
 from storage.db import database, utcnow
-from storage.models import Contact, PhoneNumber
+from storage.models import Contact, OptOutTombstone, PhoneNumber
 from storage.outbox import cancel_pending_bulk
 from storage.phones import contact_key
 
@@ -17,21 +17,18 @@ def contact_for_number(e164: str, secret: str, **defaults) -> tuple[Contact, boo
     key = contact_key(e164, secret)
     contact = Contact.get_or_none(Contact.key == key)
     if contact is not None:
-        if contact.opted_out_at is not None:
-            _keep_number(contact, e164)  # someone whose number retention removed, kept only as "said STOP"
         return contact, False
     try:
         with database.atomic():
+            stopped = OptOutTombstone.get_or_none(OptOutTombstone.key == key)  # retention kept only their STOP
+            if stopped is not None:
+                defaults = {**defaults, "opted_out_at": stopped.opted_out_at}
+                stopped.delete_instance()
             contact = Contact.create(key=key, **defaults)
             PhoneNumber.create(contact=contact, e164=e164)
         return contact, True
     except peewee.IntegrityError:  # another request created it first (or the number is held under another key)
         return Contact.get_or_none(Contact.key == key) or _held_under(e164), False
-
-
-def _keep_number(contact: Contact, e164: str) -> None:
-    if not PhoneNumber.select().where(PhoneNumber.contact == contact).exists():
-        PhoneNumber.insert(contact=contact, e164=e164).on_conflict_ignore().execute()
 
 
 def _held_under(e164: str) -> Contact:

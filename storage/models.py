@@ -62,6 +62,14 @@ class PhoneNumber(BaseModel):
     e164 = pw.CharField(unique=True)
 
 
+class OptOutTombstone(BaseModel):
+    """A STOP that outlives the person's data: retention deleted their number, but an imported list must not sign
+    them up again. Only the pseudonymous key is kept (storage.retention)."""
+
+    key = pw.CharField(unique=True)
+    opted_out_at = pw.DateTimeField()
+
+
 class Message(BaseModel):
     """Inbound log and outbound outbox in one table.
 
@@ -165,5 +173,5 @@ class Lease(BaseModel):
     expires_at = pw.DateTimeField()
 
 
-CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, Message, FlowRun, FlowResult, Organisation, ApiToken,
-               AuditLog, Lease]
+CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, OptOutTombstone, Message, FlowRun, FlowResult,
+               Organisation, ApiToken, AuditLog, Lease]

@@ -6,7 +6,8 @@ After `free_text_days`: complaint texts and landmarks (unless the complaint is s
 meeting questions; staff-redacted texts stay, as do the counts.
 After `contact_days` without a message either way: the number-to-contact mapping. The number is deleted and the
 contact's key replaced by one no number can produce, so the person's past can no longer be found from their number;
-if they text again they start afresh. Someone who had said STOP keeps only that: a bare contact under their key.
+if they text again they start afresh. Someone who had said STOP keeps only that: their key in `opt_out_tombstone`,
+so an imported list cannot sign them up again (a tombstone cannot follow a `gateway contacts rekey`).
 """
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from storage.contacts import unlinkable_key
 from storage.db import database, utcnow
 from storage.digests import DigestSubscriber
 from storage.meetings import MeetingQuestion
-from storage.models import Contact, FlowRun, Message, PhoneNumber
+from storage.models import Contact, FlowRun, Message, OptOutTombstone, PhoneNumber
 from storage.scorecards import Reason
 
 FINISHED_RUN_STATES = ("completed", "interrupted", "expired", "failed")
@@ -70,9 +71,9 @@ def _unmap_inactive(cutoff: dt.datetime) -> int:
     if inactive:
         PhoneNumber.delete().where(PhoneNumber.contact.in_([c.id for c in inactive])).execute()
     for contact in inactive:
-        Contact.update(key=unlinkable_key()).where(Contact.id == contact.id).execute()
         if contact.opted_out_at is not None:
-            # Their STOP must outlive their data: a bare contact under the same key holds only the opt-out, so an
-            # imported list cannot sign them up again, and nothing of their past can be reached from the number.
-            Contact.create(key=contact.key, opted_out_at=contact.opted_out_at, created_at=utcnow())
+            # Their STOP must outlive their data, so an imported list cannot sign them up again; nothing of their
+            # past can be reached from the number any more.
+            OptOutTombstone.insert(key=contact.key, opted_out_at=contact.opted_out_at).on_conflict_ignore().execute()
+        Contact.update(key=unlinkable_key()).where(Contact.id == contact.id).execute()
     return len(inactive)
