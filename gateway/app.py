@@ -12,6 +12,7 @@ from gateway.config import ConfigError, ensure_instance, load_config, trusted_pr
 from gateway.config import warnings as config_warnings
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
+from gateway.secrets import resolve_pseudonym_key
 from storage.db import connection_is_usable, database, open_database, upgrade
 
 MAX_BODY_BYTES = 64 * 1024
@@ -27,7 +28,7 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
     configure_logging(config["log_level"])
     ensure_instance(config)
 
-    app = Flask(__name__, instance_path=config["instance_path"])
+    app = Flask(__name__, instance_path=config["instance_path"], static_folder=None)  # every route needs a role
     app.config.update(GATEWAY=config, SECRET_KEY=config["secret_key"], MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
                       TESTING=testing)
     app.extensions["gateway.process_id"] = process_id()
@@ -36,9 +37,10 @@ def create_app(config_path: str | None = None, **overrides) -> Flask:
         proxies = trusted_proxy_count(config)
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     open_database(config["database_url"])
-    if migrate:
-        with database.connection_context():
+    with database.connection_context():
+        if migrate:
             upgrade()
+        resolve_pseudonym_key(config)
     flowset = app.extensions["gateway.flows"] = load_flowset(config)
     app.extensions["gateway.lexicon"] = load_lexicon(config["flows"]["lexicon_paths"])
     if flowset.errors:

@@ -10,7 +10,7 @@ from gateway.config import SECRET_ENV
 from gateway.webhooks import webhook_urls as all_webhook_urls
 from storage import outbox as store
 from storage.contacts import number_of
-from storage.phones import mask_phone
+from storage.phones import mask_phone, mask_phones_in
 
 ENV_OF = {key: env for env, key in SECRET_ENV.items()}
 
@@ -95,8 +95,9 @@ def outbox_list(app: Flask, statuses: tuple[str, ...], limit: int) -> None:
     click.echo(f"{'id':>6} {'status':9} {'channel':14} {'purpose':10} {'try':>3} {'to':14} {'next (UTC)':16} reason")
     for row in rows:
         due = f"{row.next_attempt_at:%Y-%m-%d %H:%M}" if row.next_attempt_at else "now"
+        reason = mask_phones_in(row.last_error or "")[:60]  # masked when written; older rows masked here
         click.echo(f"{row.id:>6} {row.status:9} {row.channel:14} {row.purpose:10} {row.attempts:>3} "
-                   f"{mask_phone(number_of(row.contact_id) or ''):14} {due:16} {(row.last_error or '')[:60]}")
+                   f"{mask_phone(number_of(row.contact_id) or ''):14} {due:16} {reason}")
 
 
 @outbox_group.command("retry")

@@ -28,6 +28,7 @@ ENV_KEYS = {
 }
 SECRET_ENV = {
     "GATEWAY_SECRET_KEY": "secret_key",
+    "GATEWAY_PSEUDONYM_KEY": "pseudonym_key",  # keys contact ids; see gateway.secrets
     "TWILIO_ACCOUNT_SID": "channels.twilio.account_sid",
     "TWILIO_AUTH_TOKEN": "channels.twilio.auth_token",
     "AT_USERNAME": "channels.africastalking.username",
@@ -92,7 +93,7 @@ def ensure_instance(config: dict) -> None:
         key_file.chmod(0o600)
         logging.getLogger("gateway").warning(
             f"GATEWAY_SECRET_KEY is not set: generated a local key in {key_file}. Set GATEWAY_SECRET_KEY in "
-            "production; changing it later re-keys every contact.")
+            "production (changing it later only signs everyone out; contacts are keyed with the pseudonym key).")
     config["secret_key"] = key_file.read_text().strip()
 
 

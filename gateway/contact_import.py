@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from gateway.phones import InvalidPhoneNumber, normalize_phone
+from gateway.secrets import pseudonym_key
 from storage import meetings as store
 from storage.db import utcnow
 from storage.phones import mask_phones_in
@@ -76,7 +77,7 @@ def plan(app: Flask, rows: list[tuple[int, dict]], consented: bool, allowed_unit
         try:
             e164, fields = check_row(app, row, consented, allowed_unit_ids, default_unit)
         except (ValueError, InvalidPhoneNumber) as exc:
-            result.rejected.append((line, str(exc)))
+            result.rejected.append((line, mask_phones_in(str(exc))))  # a number typed in the wrong column
             continue
         if e164 in seen:
             result.rejected.append((line, f"duplicate of line {seen[e164]}"))
@@ -94,7 +95,7 @@ def apply(app: Flask, checked: Plan, group_name: str | None = None, progress=Non
     now = utcnow()
     for _line, e164, fields in checked.valid:
         with store.write_transaction():
-            contact_id, outcome = store.import_contact(e164, config["secret_key"], consent_at=now,
+            contact_id, outcome = store.import_contact(e164, pseudonym_key(app), consent_at=now,
                                                        consent_version=config["consent"]["version"], **fields)
         outcomes[outcome] += 1
         if outcome != "opted_out":

@@ -46,10 +46,11 @@ from flows.effects import (
 )
 from flows.sandbox import Sandbox, SandboxState
 from flows.text import normalize
-from gateway.clock import local_now, local_today
+from gateway.clock import local_now, local_today, utc_of
 from gateway.logs import log_event
 from gateway.messages import InboundSms, UssdHop
 from gateway.outbox import enqueue
+from gateway.secrets import pseudonym_key
 from storage import runs
 from storage.complaints import reserve_ref
 from storage.db import utcnow
@@ -98,7 +99,7 @@ class Handled:
 def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]) -> Handled:
     """Answer one SMS: the replies go to the outbox, `respond(replies)` is the provider's answer."""
     sms = replace(sms, text=storable(sms.text))
-    key = contact_key(sms.phone, app.config["SECRET_KEY"])
+    key = contact_key(sms.phone, pseudonym_key(app))
     with runs.conversation_transaction():
         snapshot = _snapshot(lambda: runs.sms_snapshot(key, sms.channel, sms.provider_id), key, sms.phone)
         earlier = _earlier(snapshot, sms)
@@ -120,7 +121,7 @@ def receive_ussd(app: Flask, hop: UssdHop, respond: Callable[[str, bool], str]) 
     """Answer one USSD hop; a redelivered hop gets the screen it got before and changes nothing. The session
     row is the record of the hops: it keeps the whole input history, the last screen and when it changed."""
     hop = replace(hop, text=storable(hop.text))
-    key = contact_key(hop.phone, app.config["SECRET_KEY"])
+    key = contact_key(hop.phone, pseudonym_key(app))
     with runs.conversation_transaction():
         snapshot = _snapshot(lambda: runs.ussd_snapshot(key, hop.session_id), key, hop.phone)
         decision = decide_ussd(world(app, snapshot.contact), hop.session_id, hop.inputs, _session(snapshot.session))
@@ -311,7 +312,7 @@ class _Applier:
         log_event("contact.opted_out", contact=self.contact_id, channel=self.channel)
 
     def save_run(self, effect: SaveRun) -> None:
-        expires = effect.expires_at.astimezone(dt.UTC).replace(tzinfo=None) if effect.expires_at else None
+        expires = utc_of(dt.UTC, effect.expires_at) if effect.expires_at else None
         if not isinstance(effect.run, NewRun):
             return runs.update_run(effect.run, effect.state, effect.status, expires)
         start = self.started[effect.run]

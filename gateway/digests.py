@@ -18,6 +18,7 @@ from flows.text import sms_segments
 from gateway import clock
 from gateway.logs import log_event
 from storage import digests as store
+from storage.access import Scope
 from storage.db import utcnow
 
 MAX_SMS_SEGMENTS = 2
@@ -26,7 +27,7 @@ GROUP_LABELS = {"women": ("Эмэгтэй", "Women"), "men": ("Эрэгтэй", 
                 "all": ("Бүгд", "All")}
 CSV_COLUMNS = ["week", "admin_unit", "service_point", "round", "indicator", "indicator_mn", "indicator_en",
                "group", "n", "mean", "median", "dist_1", "dist_2", "dist_3", "dist_4", "dist_5",
-               "mean_of_group_means", "provider_score", "gap", "change_week", "change_round", "agenda"]
+               "mean_of_group_means", "provider_score", "gap", "change_week", "change_round", "agenda", "hidden_why"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,9 +43,10 @@ def current_week(app: Flask) -> store.Week:
     return clock.week_of(clock.local_today(app), app.config["GATEWAY"]["timezone"])
 
 
-def build(app: Flask, week: store.Week, unit: str | None = None) -> dict:
+def build(app: Flask, week: store.Week, unit: str | None = None, scope: Scope | None = None) -> dict:
+    """The digest of `week`, for the `unit` subtree if given, never beyond `scope` (None: national)."""
     config = app.config["GATEWAY"]
-    digest = store.build_digest(week, unit, oldest_open=config["digests"]["oldest_open"])
+    digest = store.build_digest(week, unit, oldest_open=config["digests"]["oldest_open"], scope=scope)
     digest["timezone"] = config["timezone"]
     return digest
 
@@ -74,13 +76,18 @@ def csv_rows(digest: dict) -> Iterator[dict]:
                    "mean": overall.get("mean_pooled"), "mean_of_group_means": overall.get("mean_of_group_means"),
                    "provider_score": ind["provider_score"], "gap": ind.get("gap"),
                    "change_week": ind.get("change_week"), "change_round": ind.get("change_round"),
-                   "agenda": "yes" if ind["agenda"] else "no"}
+                   "agenda": "yes" if ind["agenda"] else "no",
+                   "hidden_why": _why(overall) or _why(ind.get("change_week_hidden", {}), "change_week: ")}
 
 
 def _cell_columns(cell: dict) -> dict:
     dist = cell.get("distribution", {})
     return {"n": cell["n"], "mean": cell.get("mean"), "median": cell.get("median"),
-            **{f"dist_{k}": dist.get(k) for k in "12345"}}
+            **{f"dist_{k}": dist.get(k) for k in "12345"}, "hidden_why": _why(cell)}
+
+
+def _why(cell: dict, prefix: str = "") -> str | None:
+    return f"{prefix}{cell['why_mn']} / {cell['why_en']}" if cell.get("suppressed") else None
 
 
 def render_csv(digest: dict) -> str:
@@ -145,7 +152,7 @@ def round_charts(app: Flask, digest: dict, only: int | None = None) -> dict[int,
 def _trend(digest: dict, week: store.Week, weeks: int) -> dict[int, dict[str, list]]:
     """Pooled mean per round and indicator for the last `weeks` weeks (suppressed weeks left as gaps)."""
     zone = digest["timezone"]
-    unit_ids = store.unit_subtree_ids(digest["unit"]) if digest["unit"] else None
+    unit_ids = store.readable_units(digest["unit"], Scope.parse(digest["scope"]) if digest["scope"] else None)
     series: dict[int, dict[str, list]] = {}
     labels = []
     current = week

@@ -17,6 +17,7 @@ from flows.text import normalize
 from gateway.logs import log_event
 from gateway.messages import InboundSms
 from gateway.outbox import enqueue
+from gateway.secrets import pseudonym_key
 from storage import outbox as store
 from storage.phones import contact_key
 
@@ -31,7 +32,7 @@ def over_limit(app: Flask, sms: InboundSms) -> bool:
         return False
     limit = app.config["GATEWAY"]["inbound_limit"]
     window = dt.timedelta(minutes=limit["minutes"])
-    contact_id, recent = store.recent_inbound_sms(contact_key(sms.phone, app.config["SECRET_KEY"]),
+    contact_id, recent = store.recent_inbound_sms(contact_key(sms.phone, pseudonym_key(app)),
                                                   sms.received_at - window)
     if recent < limit["messages"]:
         return False

@@ -11,7 +11,10 @@ from gateway import broadcasts as bc
 from gateway import meetings
 from gateway.cli import with_app
 from storage import meetings as store
+from storage.access import cli_principal
+from storage.audit import record
 from storage.db import database, utcnow
+from storage.phones import mask_free_text
 
 FINAL = ("delivered", "failed", "cancelled")
 
@@ -221,8 +224,9 @@ def meetings_show(app: Flask, meeting_id: int, questions: bool) -> None:
     meeting = _meeting_or_fail(meeting_id)
     _echo_meeting(app, meeting)
     if questions:
+        record(cli_principal(), "meeting.questions_read", f"meeting:{meeting.id}")
         for question in store.questions_of(meeting):
-            click.echo(f"  ? {bc.to_local(app, question.created_at):%m-%d %H:%M}  {question.text}")
+            click.echo(f"  ? {bc.to_local(app, question.created_at):%m-%d %H:%M}  {mask_free_text(question.text)}")
 
 
 @meetings_group.command("move")
@@ -255,7 +259,7 @@ def meetings_cancel(app: Flask, meeting_id: int) -> None:
 
 @click.group("contacts")
 def contacts_group() -> None:
-    """Contacts: import a consented list a CSO already holds."""
+    """Contacts: import a consented list; a person's copy (export) and erasure (forget); rekey."""
 
 
 @contacts_group.command("import")
@@ -281,4 +285,4 @@ def contacts_import(app: Flask, csv_file: str, group_name: str | None, consented
         click.echo(f"  line {line}: {reason}", err=True)
 
 
-commands = [meetings_group, broadcast_command, broadcasts_group, contacts_group]
+commands = [meetings_group, broadcast_command, broadcasts_group]  # contacts: registered by gateway.privacy_cli

@@ -13,6 +13,7 @@ from ruamel.yaml.error import YAMLError
 from gateway import clock
 from gateway.cli import with_app
 from gateway.config import load_yaml
+from gateway.privacy_cli import as_principal
 from storage.access import cli_principal
 
 
@@ -168,14 +169,21 @@ def complaints_group() -> None:
 @click.option("--sensitive", is_flag=True, help="Show the restricted queue (sensitive complaints) instead.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
 @with_app
-def complaints_list(app, status, sensitive, limit) -> None:
-    """List complaints, newest first."""
+@as_principal
+def complaints_list(app, principal, status, sensitive, limit) -> None:
+    """List complaints, newest first (within the scope of --token, if given)."""
     from storage import complaints as store
     from storage.audit import record
 
-    rows = store.list_complaints(status=status, sensitive_only=sensitive, limit=limit)
+    readers = app.config["GATEWAY"]["complaints"]["restricted_readers"]
+    if sensitive and not store.reads_restricted(principal, readers):
+        _fail("restricted queue: admins and designated CSO accounts only")
+    if not sensitive and not principal.at_least("staff"):
+        _fail("listing complaints needs the 'staff' role")
+    rows = store.list_complaints(status=status, sensitive_only=sensitive, limit=limit, scope=principal.scope,
+                                 include_sensitive=principal.at_least("admin"))
     if sensitive:
-        record(cli_principal(), "complaints.restricted_list", None)
+        record(principal, "complaints.restricted_list", None)
     for c in rows:
         view = store.complaint_view(c, with_text=False)
         flags = "".join(f for f, on in (("!", view["overdue"]), ("F", c.flagged), ("S", c.sensitive)) if on)
@@ -186,14 +194,17 @@ def complaints_list(app, status, sensitive, limit) -> None:
 @complaints_group.command("show")
 @click.argument("ref")
 @with_app
-def complaints_show(app, ref: str) -> None:
-    """Show one complaint with its history."""
+@as_principal
+def complaints_show(app, principal, ref: str) -> None:
+    """Show one complaint with its history (its text is read: recorded in the audit log)."""
     from storage import complaints as store
     from storage.audit import record
 
-    complaint = store.find(ref) or _fail(f"no complaint {ref}")
-    if complaint.sensitive:
-        record(cli_principal(), "complaint.restricted_read", complaint.ref)
+    complaint = store.find(ref)
+    if not store.visible_to(complaint, principal, app.config["GATEWAY"]["complaints"]["restricted_readers"]):
+        _fail(f"no complaint {ref[:20]} that you can see")
+    record(principal, "complaint.restricted_read" if complaint.sensitive else "complaint.read",
+           f"complaint:{complaint.ref}")
     click.echo(json.dumps(store.complaint_view(complaint), ensure_ascii=False, indent=2))
 
 
@@ -207,12 +218,15 @@ def complaints_set_status(app, ref: str, status: str, note: str | None, actor: s
     """Change a complaint's status with a note; 'resolved' asks the citizen if it is solved."""
     from gateway.complaints import change_status
     from storage import complaints as store
+    from storage.audit import record
 
     complaint = store.find(ref) or _fail(f"no complaint {ref}")
+    previous = complaint.status
     try:
         asked = change_status(app, complaint, status, note, actor)
     except store.ComplaintError as exc:
         _fail(str(exc))
+    record(cli_principal(actor), "complaint.status", f"complaint:{complaint.ref}", f"{previous} -> {status}")
     click.echo(f"{complaint.ref} is {status}" + (" (citizen asked if it is solved)" if asked else ""))
 
 
@@ -225,20 +239,21 @@ def complaints_set_status(app, ref: str, status: str, note: str | None, actor: s
 @click.option("--unit", help="Only this admin unit and the units below it.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
 @with_app
-def digest(app, week: str | None, fmt: str, unit: str | None, out: str | None) -> None:
-    """Build the weekly CSO digest as JSON, CSV, HTML or the SMS summary."""
+@as_principal
+def digest(app, principal, week: str | None, fmt: str, unit: str | None, out: str | None) -> None:
+    """Build the weekly CSO digest (JSON, CSV, HTML or SMS): aggregates only."""
     from gateway import digests
+    from storage.access import unit_in_scope
     from storage.audit import record
-    from storage.models import AdminUnit
 
     try:
         the_week = digests.week_of(app, week)
     except ValueError as exc:
         _fail(str(exc))
-    if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
-        _fail(f"no admin unit with code {unit!r}")
-    data = digests.build(app, the_week, unit)
-    record(cli_principal(), "digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
+    if unit and not unit_in_scope(unit, principal.scope):
+        _fail(f"no admin unit with code {unit!r} in scope {principal.scope}")
+    data = digests.build(app, the_week, unit, principal.scope)
+    record(principal, "digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
     body = {"json": lambda d: json.dumps(d, ensure_ascii=False, indent=2) + "\n", "csv": digests.render_csv,
             "html": lambda d: digests.render_html(app, d), "sms": lambda d: digests.render_sms(d) + "\n"}[fmt](data)
     _write(body, out)
@@ -265,6 +280,7 @@ def subscribers_group() -> None:
 def subscribers_add(app, phone: str, label: str, unit: str | None) -> None:
     """Subscribe a phone number to the weekly SMS summary."""
     from gateway.phones import InvalidPhoneNumber, normalize_phone
+    from gateway.secrets import pseudonym_key
     from storage import digests as store
     from storage.contacts import contact_for_number, opt_in
     from storage.models import AdminUnit
@@ -278,7 +294,7 @@ def subscribers_add(app, phone: str, label: str, unit: str | None) -> None:
     admin_unit = AdminUnit.get_or_none(AdminUnit.code == unit) if unit else None
     if unit and admin_unit is None:
         _fail(f"no admin unit with code {unit!r}")
-    contact, _ = contact_for_number(e164, config["secret_key"])
+    contact, _ = contact_for_number(e164, pseudonym_key(app))
     if contact.consent_at is None:
         opt_in(contact, config["consent"]["version"], "import")
     subscriber = store.subscribe(contact, label, admin_unit)
@@ -309,7 +325,7 @@ def subscribers_remove(app, subscriber_id: int) -> None:
 
 @click.group("export")
 def export_group() -> None:
-    """Stream results as CSV: no phone numbers, no contact ids."""
+    """Stream results as CSV: released counts, or rows for admins; no numbers."""
 
 
 def _range(app, since: dt.datetime | None, until: dt.datetime | None):
@@ -319,36 +335,71 @@ def _range(app, since: dt.datetime | None, until: dt.datetime | None):
 
 @export_group.command("round")
 @click.argument("round_id", type=int)
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="First local date to include.")
+@click.option("--responses", is_flag=True, help="One row per score instead of the released cells (admin; audited).")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="First local date (--responses only).")
 @click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last local date to include.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
 @with_app
-def export_round(app, round_id: int, since, until, out) -> None:
-    """Export a round's scores as CSV."""
+@as_principal
+def export_round(app, principal, round_id: int, responses: bool, since, until, out) -> None:
+    """Export a round as CSV: released cells (indicator × group), or with --responses one row per score."""
     from storage import exports
     from storage.audit import record
     from storage.scorecards import Round
 
-    Round.get_or_none(Round.id == round_id) or _fail(f"no round {round_id}")
-    record(cli_principal(), "export.round", f"round:{round_id}")
-    local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
-    _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, *_range(app, since, until), local_date), out)
+    round_ = Round.get_or_none(Round.id == round_id)
+    if round_ is None or not principal.covers(round_.service_point.admin_unit_id):
+        _fail(f"no round {round_id} in scope {principal.scope}")
+    start, end = _range(app, since, until)
+    if responses:
+        _need_admin(principal)
+        record(principal, "export.rows", f"round:{round_id}", _dates(since, until))
+        local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
+        return _stream(exports.ROUND_COLUMNS, exports.round_rows(round_id, start, end, local_date), out)
+    _no_window(since)
+    record(principal, "export.round", f"round:{round_id}", _dates(since, until))
+    _stream(exports.ROUND_AGGREGATE_COLUMNS, exports.round_aggregate_rows(round_id, end), out)
 
 
 @export_group.command("flow")
 @click.argument("flow_id")
-@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="First local date to include.")
+@click.option("--runs", is_flag=True, help="One row per saved answer instead of the counts (admin; audited).")
+@click.option("--from", "since", type=click.DateTime(["%Y-%m-%d"]), help="First local date (--runs only).")
 @click.option("--to", "until", type=click.DateTime(["%Y-%m-%d"]), help="Last local date to include.")
 @click.option("--out", type=click.Path(dir_okay=False, writable=True), help="Write to this file instead of stdout.")
 @with_app
-def export_flow(app, flow_id: str, since, until, out) -> None:
-    """Export a flow's saved results as CSV."""
+@as_principal
+def export_flow(app, principal, flow_id: str, runs: bool, since, until, out) -> None:
+    """Export a flow as CSV: how many gave each answer, or with --runs one row per answer (free text withheld)."""
     from storage import exports
+    from storage.access import scope_unit_ids
     from storage.audit import record
 
-    record(cli_principal(), "export.flow", f"flow:{flow_id}")
-    local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
-    _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, *_range(app, since, until), local_date), out)
+    start, end = _range(app, since, until)
+    unit_ids = scope_unit_ids(principal.scope)
+    if runs:
+        _need_admin(principal)
+        record(principal, "export.rows", f"flow:{flow_id}", _dates(since, until))
+        local_date = clock.local_date_function(app.config["GATEWAY"]["timezone"])
+        return _stream(exports.FLOW_COLUMNS, exports.flow_rows(flow_id, start, end, local_date, unit_ids), out)
+    _no_window(since)
+    record(principal, "export.flow", f"flow:{flow_id}", _dates(since, until))
+    _stream(exports.FLOW_AGGREGATE_COLUMNS, exports.flow_aggregate_rows(flow_id, end, unit_ids), out)
+
+
+def _need_admin(principal) -> None:
+    if not principal.at_least("admin"):
+        _fail("one row per person needs the 'admin' role")
+
+
+def _no_window(since) -> None:
+    if since:
+        _fail("released counts are cumulative: give only --to (two overlapping windows could single people out)")
+
+
+def _dates(since, until) -> str | None:
+    parts = [f"from={since:%Y-%m-%d}" if since else "", f"to={until:%Y-%m-%d}" if until else ""]
+    return " ".join(p for p in parts if p) or None
 
 
 def _stream(columns, rows, out: str | None) -> None:

@@ -21,6 +21,7 @@ from flask import Flask
 
 from flows.screens import ussd_limit
 from flows.text import sms_size
+from gateway.secrets import pseudonym_key
 from storage.db import database
 
 SHORT_CODE = "1411"
@@ -99,7 +100,7 @@ class Phone:
         from storage.runs import messages_to
 
         with self.app.app_context(), database.connection_context():
-            contact, _ = contact_for_number(self.number, self.app.config["SECRET_KEY"])
+            contact, _ = contact_for_number(self.number, pseudonym_key(self.app))
             rows = messages_to(contact, self.seen_id)
         if rows:
             self.seen_id = rows[-1].id
@@ -126,7 +127,7 @@ class Phone:
         from storage.runs import update_contact
 
         with self.app.app_context(), database.connection_context():
-            contact, _ = contact_for_number(self.number, self.app.config["SECRET_KEY"])
+            contact, _ = contact_for_number(self.number, pseudonym_key(self.app))
             update_contact(contact.id, {"language": language})
 
 

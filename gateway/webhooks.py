@@ -32,6 +32,7 @@ from gateway.channels.base import (
 from gateway.inputs import has_lone_surrogate, replace_lone_surrogates
 from gateway.logs import log_event
 from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
+from gateway.secrets import pseudonym_key
 from storage import outbox as store
 from storage.contacts import contact_for_number, opt_out
 from storage.db import utcnow
@@ -213,7 +214,7 @@ def _record_failure(channel: Channel, action: str, phone: str, provider_id: str 
     try:
         earlier = store.inbound_by_provider_id(channel.name, provider_id) if provider_id else None
         if earlier is None:
-            contact, _ = contact_for_number(phone, current_app.config["SECRET_KEY"])
+            contact, _ = contact_for_number(phone, pseudonym_key(current_app))
             store.create_inbound(contact=contact.id, channel=channel.name, kind=kind, provider_id=provider_id,
                                  text=replace_lone_surrogates(text), text_norm=None, status="error",
                                  response=reply.body)
@@ -242,7 +243,7 @@ def _provider_opt_out(phone: str | None, row: Message | None) -> None:
     """The provider says this person blocked us: mark the contact opted out (only a contact we already know)."""
     contact = Contact.get_or_none(Contact.id == row.contact_id) if row and row.contact_id else None
     if contact is None and phone:
-        contact = store.contact_by_key(contact_key(phone, current_app.config["SECRET_KEY"]))
+        contact = store.contact_by_key(contact_key(phone, pseudonym_key(current_app)))
     if contact is not None and contact.opted_out_at is None:
         opt_out(contact)
         log_event("contact.opted_out_by_provider", contact=contact.id, phone=mask_phone(phone or ""))

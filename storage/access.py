@@ -150,3 +150,41 @@ def organisation_named(name: str | None) -> Organisation | None:
         return None
     organisation, _ = Organisation.get_or_create(name=name.strip())
     return organisation
+
+
+def audience_within(specs: Iterable[str], unit_ids: list[int] | None) -> bool:
+    """Whether a broadcast or meeting audience (["khoroo:BGD-07", "group:volunteers", "round:3"]) lies wholly
+    inside the units `unit_ids` (None: everywhere). A group counts as inside when all its members' units are."""
+    if unit_ids is None:
+        return True
+    allowed = set(unit_ids)
+    return all(_spec_units(spec) <= allowed for spec in specs) and bool(list(specs))
+
+
+def _spec_units(spec: str) -> set[int | None]:
+    """The admin units an audience spec reaches (None stands for people whose unit is unknown)."""
+    from storage.meetings import ContactGroup, ContactGroupMember, unit_subtree_ids  # audience kinds live there
+    from storage.models import Contact, ServicePoint
+    from storage.scorecards import Round
+
+    kind, _, value = spec.partition(":")
+    kind, value = kind.strip().lower(), value.strip()
+    if kind == "group":
+        members = (Contact.select(Contact.admin_unit).join(ContactGroupMember).join(ContactGroup)
+                   .where(ContactGroup.name == value))
+        return {row.admin_unit_id for row in members} or {None}
+    if kind == "round":
+        point = (ServicePoint.select(ServicePoint.admin_unit).join(Round)
+                 .where(Round.id == int(value) if value.isdigit() else Round.id == -1).first())
+        return {point.admin_unit_id if point else None}
+    try:
+        return set(unit_subtree_ids(kind, value))
+    except ValueError:
+        return {None}
+
+
+def unit_in_scope(code: str, scope: Scope) -> bool:
+    """Whether the admin unit `code` exists and lies inside `scope` (so one answer serves missing and forbidden)."""
+    ids = {u.id for u in AdminUnit.select(AdminUnit.id).where(AdminUnit.code == code)}
+    allowed = scope_unit_ids(scope)
+    return bool(ids) and (allowed is None or ids <= set(allowed))

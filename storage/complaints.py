@@ -9,9 +9,10 @@ import datetime as dt
 
 import peewee as pw
 
+from storage.access import Principal, Scope, in_scope
 from storage.db import BaseModel, database, utcnow
 from storage.models import AdminUnit, Contact, ServicePoint
-from storage.phones import mask_phones_in
+from storage.phones import mask_free_text
 
 STATUSES = ("new", "routed", "answered", "resolved", "closed")
 OPEN_STATUSES = ("new", "routed", "answered")
@@ -218,9 +219,24 @@ def answer_question(question: PendingQuestion, solved: bool) -> Complaint:
     return complaint
 
 
+def reads_restricted(principal: Principal, restricted_readers: list[str]) -> bool:
+    """Admins, and the CSO tokens named in `complaints.restricted_readers`, read the restricted queue."""
+    return principal.at_least("admin") or (principal.role == "cso" and principal.name in restricted_readers)
+
+
+def visible_to(complaint: Complaint | None, principal: Principal, restricted_readers: list[str]) -> bool:
+    """Whether `principal` may read this complaint: in their scope, and staff (or a restricted reader for one in
+    the restricted queue). Callers answer "not found" either way, so a reference cannot be probed."""
+    return complaint is not None and principal.covers(complaint.admin_unit_id) and (
+        reads_restricted(principal, restricted_readers) if complaint.sensitive else principal.at_least("staff"))
+
+
 def list_complaints(*, status: str | None = None, include_sensitive: bool = False, sensitive_only: bool = False,
-                    limit: int = 100, offset: int = 0) -> list[Complaint]:
+                    limit: int = 100, offset: int = 0, scope: Scope | None = None) -> list[Complaint]:
+    """Newest first, only within `scope` (None: everywhere; a complaint with no unit is only in national scope)."""
     query = Complaint.select().order_by(Complaint.created_at.desc(), Complaint.id.desc())
+    if scope is not None:
+        query = query.where(in_scope(Complaint.admin_unit, scope))
     if status:
         query = query.where(Complaint.status == status)
     if sensitive_only:
@@ -235,16 +251,16 @@ def complaint_view(complaint: Complaint, with_text: bool = True) -> dict:
     unit = complaint.admin_unit
     view = {
         "ref": complaint.ref, "status": complaint.status, "category": complaint.category,
-        "admin_unit": unit.code if unit else None, "landmark": mask_phones_in(complaint.landmark or "") or None,
+        "admin_unit": unit.code if unit else None, "landmark": mask_free_text(complaint.landmark) or None,
         "anonymous": complaint.anonymous, "sensitive": complaint.sensitive, "flagged": complaint.flagged,
         "channel": complaint.channel, "created_at": complaint.created_at.isoformat(),
         "due_at": complaint.due_at.isoformat(), "overdue": complaint.status in OPEN_STATUSES
         and complaint.due_at < utcnow(),
         "resolved_at": complaint.resolved_at.isoformat() if complaint.resolved_at else None,
-        "reopened_count": complaint.reopened_count, "redacted_text": complaint.redacted_text,
+        "reopened_count": complaint.reopened_count, "redacted_text": mask_free_text(complaint.redacted_text),
     }
     if with_text:
-        view["text"] = mask_phones_in(complaint.text)  # a number typed into the text is not shown either
+        view["text"] = mask_free_text(complaint.text)  # a number typed into the text is not shown either
         view["history"] = [{"at": e.at.isoformat(), "from": e.from_status, "to": e.to_status, "note": e.note,
                             "actor": e.actor} for e in complaint.events.order_by(ComplaintEvent.at, ComplaintEvent.id)]
     return view

@@ -6,13 +6,17 @@ Python only walks the already-aggregated cells (rounds × indicators × groups) 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import peewee as pw
 
+from storage.access import Scope, audience_within, scope_unit_ids
 from storage.db import BaseModel, database, is_postgres, utcnow
 from storage.models import AdminUnit, Contact
+from storage.phones import mask_free_text
+from storage.suppression import DEFAULT_K, NO_CHANGE_REASON, REASONS, SMALL, Released, release_counts
 
 
 class DigestSubscriber(BaseModel):
@@ -61,20 +65,6 @@ class Week:
     # Built from a label or a day by gateway.clock (week_of, parse_week), where local time is converted.
 
 
-# --- small-cell suppression ------------------------------------------------------------------------------
-
-
-def suppressed_keys(counts: dict[str, int], min_cell: int) -> set[str]:
-    """Cells to hide: every count below `min_cell` and, when exactly one is hidden, the next smallest too, so
-    no hidden count (or mean) can be recovered by subtracting the shown cells from the shown total."""
-    hidden = {key for key, n in counts.items() if 0 < n < min_cell}
-    if len(hidden) == 1:
-        shown = sorted((n, key) for key, n in counts.items() if n > 0 and key not in hidden)
-        if shown:
-            hidden.add(shown[0][1])
-    return hidden
-
-
 # --- queries ---------------------------------------------------------------------------------------------
 
 
@@ -98,6 +88,15 @@ def unit_subtree_ids(code: str) -> list[int]:
         "UNION SELECT a.id FROM admin_unit a JOIN sub ON a.parent_id = sub.id) SELECT id FROM sub", (code,))]
 
 
+def readable_units(unit_code: str | None, scope: Scope | None) -> list[int] | None:
+    """The admin units a digest covers: the `unit_code` subtree, within `scope` (None = everything)."""
+    allowed = None if scope is None else scope_unit_ids(scope)
+    if unit_code is None:
+        return allowed
+    subtree = unit_subtree_ids(unit_code)
+    return subtree if allowed is None else sorted(set(subtree) & set(allowed))
+
+
 def _active_rounds(week: Week, unit_ids: list[int] | None) -> list[tuple]:
     """Rounds open at some time during the week, with their service point and admin unit."""
     sql = ("SELECT r.id, r.number, r.status, r.min_cell, r.previous_id, sp.code, sp.name_mn, sp.name_en, "
@@ -111,60 +110,60 @@ def _active_rounds(week: Week, unit_ids: list[int] | None) -> list[tuple]:
     return _rows(sql + " ORDER BY u.code, sp.code, r.number", params)
 
 
-# Per round × indicator × group (and 'all'): n, score sum, 1–5 distribution and the median, as of the week's
-# end, plus n and sum as of its start (for the week-over-week change). The median comes from running totals
-# over the distribution (a window function), so no row-level sort is needed.
-CELL_SQL = """
-WITH base AS (
-    SELECT s.round_id, s.indicator_id, resp."group" AS grp, s.score,
-           COUNT(*) AS n_now, SUM(CASE WHEN s.scored_at < ? THEN 1 ELSE 0 END) AS n_before
-    FROM score s
-    JOIN respondent resp ON resp.round_id = s.round_id AND resp.contact_id = s.contact_id
-    WHERE s.round_id IN {rounds} AND s.scored_at < ?
-    GROUP BY s.round_id, s.indicator_id, resp."group", s.score
-), cells AS (
-    SELECT round_id, indicator_id, grp, score, n_now, n_before FROM base
-    UNION ALL
-    SELECT round_id, indicator_id, 'all', score, SUM(n_now), SUM(n_before)
-    FROM base GROUP BY round_id, indicator_id, score
-), running AS (
-    SELECT cells.*,
-           SUM(n_now) OVER (PARTITION BY round_id, indicator_id, grp ORDER BY score
-                            ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS cum,
-           SUM(n_now) OVER (PARTITION BY round_id, indicator_id, grp) AS total
-    FROM cells
+# Who counts (storage.suppression: whole blocks of the round's min_cell): per round and group, people in the
+# order they first answered (created_at, then id: it never changes, and whoever had answered by an earlier moment
+# comes first, so the week's start is a prefix of its end). Everything is aggregated in one GROUP BY over all the
+# scores, like any report; what is then taken away is only the tail of each group, the fewer than k people past
+# its last whole block, found by ranking respondents (not scores) and looked up score by score.
+SCORES_SQL = """
+SELECT s.round_id, s.indicator_id, resp."group",
+       SUM(CASE WHEN s.score = 1 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 2 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN s.score = 3 THEN 1 ELSE 0 END), SUM(CASE WHEN s.score = 4 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN s.score = 5 THEN 1 ELSE 0 END),
+       SUM(CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END), SUM(CASE WHEN resp.created_at < ? THEN s.score ELSE 0 END)
+FROM score s JOIN respondent resp ON resp.round_id = s.round_id AND resp.contact_id = s.contact_id
+WHERE s.round_id IN {rounds} AND resp.created_at < ?
+GROUP BY s.round_id, s.indicator_id, resp."group"
+"""
+TAIL_SQL = """
+WITH ranked AS (
+    SELECT resp.round_id, resp.contact_id, resp."group" AS grp, r.min_cell AS k,
+           CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END AS early,
+           ROW_NUMBER() OVER (PARTITION BY resp.round_id, resp."group" ORDER BY resp.created_at, resp.id) AS rn,
+           COUNT(*) OVER (PARTITION BY resp.round_id, resp."group") AS cnt,
+           SUM(CASE WHEN resp.created_at < ? THEN 1 ELSE 0 END)
+               OVER (PARTITION BY resp.round_id, resp."group") AS cnt_before
+    FROM respondent resp JOIN round r ON r.id = resp.round_id
+    WHERE resp.round_id IN {rounds} AND resp.created_at < ?
+), tail AS (
+    SELECT round_id, contact_id, grp, CASE WHEN rn > (cnt / k) * k THEN 1 ELSE 0 END AS now_tail,
+           CASE WHEN early = 1 AND rn > (cnt_before / k) * k THEN 1 ELSE 0 END AS before_tail
+    FROM ranked WHERE rn > (cnt / k) * k OR (early = 1 AND rn > (cnt_before / k) * k)
 )
-SELECT round_id, indicator_id, grp, SUM(n_now), SUM(score * n_now), SUM(n_before), SUM(score * n_before),
-       SUM(CASE WHEN score = 1 THEN n_now ELSE 0 END), SUM(CASE WHEN score = 2 THEN n_now ELSE 0 END),
-       SUM(CASE WHEN score = 3 THEN n_now ELSE 0 END), SUM(CASE WHEN score = 4 THEN n_now ELSE 0 END),
-       SUM(CASE WHEN score = 5 THEN n_now ELSE 0 END),
-       MIN(CASE WHEN n_now > 0 AND 2 * cum >= total THEN score END),
-       MIN(CASE WHEN n_now > 0 AND 2 * cum > total THEN score END)
-FROM running GROUP BY round_id, indicator_id, grp
+SELECT t.round_id, i.id, t.grp, s.score, t.now_tail, t.before_tail
+FROM tail t CROSS JOIN indicator i CROSS JOIN score s  -- in this order: one unique-index lookup per score
+WHERE i.round_id = t.round_id AND s.round_id = t.round_id AND s.indicator_id = i.id AND s.contact_id = t.contact_id
 """
-
-PREVIOUS_SQL = """
-SELECT i.code, s.round_id, COUNT(*), SUM(s.score)
-FROM score s JOIN indicator i ON i.id = s.indicator_id
-WHERE s.round_id IN {rounds}
-GROUP BY s.round_id, i.code
-"""
-
-RESPONDENT_SQL = """
-SELECT round_id, "group", COUNT(*), SUM(CASE WHEN created_at >= ? THEN 1 ELSE 0 END)
-FROM respondent WHERE round_id IN {rounds} AND created_at < ?
-GROUP BY round_id, "group"
+GROUP_SIZE_SQL = """
+SELECT round_id, "group", COUNT(*), SUM(CASE WHEN created_at < ? THEN 1 ELSE 0 END)
+FROM respondent WHERE round_id IN {rounds} AND created_at < ? GROUP BY round_id, "group"
 """
 
 
 @dataclass
 class Cell:
-    n: int
-    total: int
-    n_before: int
-    total_before: int
     distribution: dict[str, int]
-    median: float | None
+    n_before: int = 0
+    total_before: int = 0
+    whole: bool = True  # False: someone counted skipped this indicator, so it is not whole blocks: never shown
+
+    @property
+    def n(self) -> int:
+        return sum(self.distribution.values())
+
+    @property
+    def total(self) -> int:
+        return sum(int(score) * n for score, n in self.distribution.items())
 
     @property
     def mean(self) -> float | None:
@@ -174,35 +173,57 @@ class Cell:
     def mean_before(self) -> float | None:
         return self.total_before / self.n_before if self.n_before else None
 
+    @property
+    def median(self) -> float | None:
+        """From the running totals of the 1–5 distribution: the middle score (or the mean of the middle two)."""
+        n, running, low = self.n, 0, None
+        for score in sorted(self.distribution, key=int):
+            running += self.distribution[score]
+            if low is None and 2 * running >= n and self.distribution[score]:
+                low = int(score)
+            if 2 * running > n and self.distribution[score]:
+                return (low + int(score)) / 2
+        return None
 
-def _cells(round_ids: list[int], week: Week) -> dict[tuple[int, int, str], Cell]:
+
+def _cells(round_ids: list[int], week_start: dt.datetime, week_end: dt.datetime) -> dict[tuple[int, int, str], Cell]:
+    """Released cells (round, indicator, group, and 'all') as of `week_end`, with n and sum as of `week_start`.
+    A group cell that is not whole blocks (someone counted skipped that indicator) is left out, and so from 'all'."""
     if not round_ids:
         return {}
-    rows = _rows(CELL_SQL.format(rounds=_in_list(round_ids)), [week.start, *round_ids, week.end])
-    cells = {}
-    for rid, iid, grp, n, total, n_before, total_before, d1, d2, d3, d4, d5, med_lo, med_hi in rows:
-        median = (float(med_lo) + float(med_hi)) / 2 if med_lo is not None else None
-        cells[(rid, iid, grp)] = Cell(int(n), int(total), int(n_before or 0), int(total_before or 0),
-                                      {"1": int(d1), "2": int(d2), "3": int(d3), "4": int(d4), "5": int(d5)},
-                                      median)
+    rounds = _in_list(round_ids)
+    found: dict[tuple[int, int, str], Cell] = {}
+    for rid, iid, grp, d1, d2, d3, d4, d5, n_before, total_before in _rows(
+            SCORES_SQL.format(rounds=rounds), [week_start, week_start, *round_ids, week_end]):
+        found[(rid, iid, grp)] = Cell({"1": int(d1), "2": int(d2), "3": int(d3), "4": int(d4), "5": int(d5)},
+                                      int(n_before or 0), int(total_before or 0))
+    for rid, iid, grp, score, now_tail, before_tail in _rows(TAIL_SQL.format(rounds=rounds),
+                                                              [week_start, week_start, *round_ids, week_end]):
+        cell = found[(rid, iid, grp)]
+        cell.distribution[str(score)] -= int(now_tail)
+        cell.n_before -= int(before_tail)
+        cell.total_before -= int(before_tail) * int(score)
+    k = dict(_rows("SELECT id, min_cell FROM round WHERE id IN " + rounds, round_ids))
+    cells = {key: cell for key, cell in found.items() if cell.n}
+    for key, cell in cells.items():
+        cell.whole = cell.n % k[key[0]] == 0 and cell.n_before % k[key[0]] == 0
+    for (rid, iid, _group), cell in [(key, cell) for key, cell in cells.items() if cell.whole]:
+        whole = cells.setdefault((rid, iid, "all"), Cell({str(score): 0 for score in range(1, 6)}))
+        for score, n in cell.distribution.items():
+            whole.distribution[score] += n
+        whole.n_before += cell.n_before
+        whole.total_before += cell.total_before
     return cells
 
 
-def _previous_means(previous_ids: list[int]) -> dict[int, dict[str, tuple[int, float]]]:
-    """Previous round id → indicator code → (n, pooled mean)."""
-    found: dict[int, dict[str, tuple[int, float]]] = {}
-    if previous_ids:
-        for code, rid, n, total in _rows(PREVIOUS_SQL.format(rounds=_in_list(previous_ids)), previous_ids):
-            found.setdefault(rid, {})[code] = (int(n), int(total) / int(n))
-    return found
-
-
-def _respondents(round_ids: list[int], week: Week) -> dict[int, dict[str, tuple[int, int]]]:
+def _group_sizes(round_ids: list[int], week_start: dt.datetime, week_end: dt.datetime
+                 ) -> dict[int, dict[str, tuple[int, int]]]:
+    """Round → group → (people now, people at the week's start)."""
     found: dict[int, dict[str, tuple[int, int]]] = {}
     if round_ids:
-        sql = RESPONDENT_SQL.format(rounds=_in_list(round_ids))
-        for rid, grp, n, new in _rows(sql, [week.start, *round_ids, week.end]):
-            found.setdefault(rid, {})[grp] = (int(n), int(new))
+        for rid, grp, now, before in _rows(GROUP_SIZE_SQL.format(rounds=_in_list(round_ids)),
+                                           [week_start, *round_ids, week_end]):
+            found.setdefault(rid, {})[grp] = (int(now), int(before or 0))
     return found
 
 
@@ -211,17 +232,22 @@ def _respondents(round_ids: list[int], week: Week) -> dict[int, dict[str, tuple[
 AGENDA_MEAN = 2.5  # an indicator this low goes on the interface-meeting agenda
 AGENDA_DROP = 0.5  # so does one that fell this much
 DECLARED_GROUPS = ("women", "men", "youth", "elderly")  # 'unspecified' counts in the pooled mean only
+FAR_FUTURE = dt.datetime(9999, 1, 1)
 
 
-def build_digest(week: Week, unit_code: str | None = None, oldest_open: int = 5) -> dict:
-    """The whole digest for `week` as plain data (JSON-ready), optionally for one admin unit's subtree."""
-    unit_ids = unit_subtree_ids(unit_code) if unit_code else None
+def build_digest(week: Week, unit_code: str | None = None, oldest_open: int = 5, scope: Scope | None = None) -> dict:
+    """The whole digest for `week` as plain data (JSON-ready): for one admin unit's subtree when `unit_code` is
+    given, and only ever within `scope` (None: the whole country)."""
+    unit_ids = readable_units(unit_code, scope)
     return {
         "week": week.label, "from": week.first_day.isoformat(), "to": week.last_day.isoformat(),
-        "unit": unit_code, "generated_at": utcnow().isoformat(timespec="seconds") + "Z",
+        "unit": unit_code, "scope": None if scope is None else str(scope),
+        "generated_at": utcnow().isoformat(timespec="seconds") + "Z",
+        "counting": {"block": "people are counted in whole blocks of each round's min_cell (5): every figure, and "
+                              "every difference between figures, is about at least that many people"},
         "scorecards": scorecard_section(week, unit_ids),
         "complaints": complaint_section(week, unit_ids, oldest_open),
-        "meetings": meetings_section(week),
+        "meetings": meetings_section(week, unit_ids),
         "action_items": action_item_section(week, unit_ids),
     }
 
@@ -229,29 +255,43 @@ def build_digest(week: Week, unit_code: str | None = None, oldest_open: int = 5)
 def scorecard_section(week: Week, unit_ids: list[int] | None) -> list[dict]:
     rounds = _active_rounds(week, unit_ids)
     round_ids = [r[0] for r in rounds]
-    cells = _cells(round_ids, week)
-    previous_ids = [r[4] for r in rounds if r[4]]
-    previous = _previous_means(previous_ids)
-    previous_min = dict(_rows("SELECT id, min_cell FROM round WHERE id IN " + _in_list(previous_ids),
-                              previous_ids)) if previous_ids else {}
-    respondents = _respondents(round_ids, week)
-    indicators = _indicators(round_ids)
+    previous_ids = [r[4] for r in rounds if r[4] and r[4] not in round_ids]
+    cells = _cells(round_ids + previous_ids, week.start, week.end)  # one pass: this week, last week, last round
+    sizes = _group_sizes(round_ids, week.start, week.end)
+    indicators = _indicators(round_ids + previous_ids)
+    codes = {ind["id"]: ind["code"] for inds in indicators.values() for ind in inds}
+    previous_by_code = {(rid, codes[iid]): cell for (rid, iid, grp), cell in cells.items()
+                        if grp == "all" and rid in previous_ids}
+    sections = []
     by_indicator: dict[tuple[int, int], dict[str, Cell]] = {}
     for (rid, iid, grp), cell in cells.items():
         by_indicator.setdefault((rid, iid), {})[grp] = cell
-    sections = []
     for rid, number, status, min_cell, prev_id, sp_code, sp_mn, sp_en, u_code, u_mn, u_en in rounds:
-        prev_of = {code: stats for code, stats in previous.get(prev_id, {}).items()
-                   if stats[0] >= previous_min.get(prev_id, min_cell)}
+        group_sizes = sizes.get(rid, {})
         sections.append({
             "admin_unit": {"code": u_code, "name_mn": u_mn, "name_en": u_en},
             "service_point": {"code": sp_code, "name_mn": sp_mn, "name_en": sp_en},
             "round": {"id": rid, "number": number, "status": status, "min_cell": min_cell},
-            "respondents": _respondent_block(respondents.get(rid, {}), min_cell),
-            "indicators": [_indicator_block(ind, by_indicator.get((rid, ind["id"]), {}), min_cell,
-                                            prev_of.get(ind["code"])) for ind in indicators.get(rid, [])],
+            "respondents": _respondent_block(group_sizes, min_cell),
+            "indicators": [_indicator_block(
+                ind, by_indicator.get((rid, ind["id"]), {}), {g: now for g, (now, _) in group_sizes.items()}, min_cell,
+                previous_by_code.get((prev_id, ind["code"]))) for ind in indicators.get(rid, [])],
         })
     return sections
+
+
+def round_table(round_id: int, moment: dt.datetime) -> list[tuple[dict, str, dict]]:
+    """A round's released cells as of `moment`: (indicator, group or 'all', cell) with hidden cells saying why.
+    The same cells, by the same rule, as the digest, so an export adds nothing a digest would hide."""
+    [k] = [row[0] for row in _rows("SELECT min_cell FROM round WHERE id = ?", [round_id])] or [5]
+    cells = _cells([round_id], moment, moment)
+    sizes = {g: now for g, (now, _) in _group_sizes([round_id], moment, moment).get(round_id, {}).items()}
+    table = []
+    for ind in _indicators([round_id]).get(round_id, []):
+        block = _indicator_block(ind, {g: c for (_, i, g), c in cells.items() if i == ind["id"]}, sizes, k, None)
+        table += [(ind, group, cell) for group, cell in block["groups"].items()]
+        table.append((ind, "all", {**block["overall"], "mean": block["overall"].get("mean_pooled")}))
+    return table
 
 
 def _indicators(round_ids: list[int]) -> dict[int, list[dict]]:
@@ -267,40 +307,53 @@ def _indicators(round_ids: list[int]) -> dict[int, list[dict]]:
     return found
 
 
-def _hidden(min_cell: int) -> dict:
-    return {"n": f"<{min_cell}", "suppressed": True}
+def hidden_cell(reason: str, k: int) -> dict:
+    """A hidden cell, saying why in both languages (storage.suppression.REASONS)."""
+    mn, en = REASONS[reason]
+    return {"n": f"<{k}" if reason == SMALL else "hidden", "suppressed": True, "reason": reason,
+            "why_mn": mn, "why_en": en}
 
 
-def _respondent_block(by_group: dict[str, tuple[int, int]], min_cell: int) -> dict:
-    total = sum(n for n, _ in by_group.values())
-    new = sum(new for _, new in by_group.values())
-    hidden = suppressed_keys({g: n for g, (n, _) in by_group.items()}, min_cell)
-    return {
-        "total": total if total >= min_cell else f"<{min_cell}",
-        "new_this_week": new if new >= min_cell or new == 0 else f"<{min_cell}",
-        "by_group": {g: f"<{min_cell}" if g in hidden else n for g, (n, _) in sorted(by_group.items())},
-    }
+def _released(released: Released, k: int):
+    return released.n if released.shown else hidden_cell(released.reason, k)["n"]
 
 
-def _indicator_block(ind: dict, cells: dict[str, Cell], min_cell: int, previous: tuple[int, float] | None) -> dict:
-    groups = {grp: cell for grp, cell in cells.items() if grp != "all"}
-    overall = cells.get("all")
-    hidden = suppressed_keys({g: c.n for g, c in groups.items()}, min_cell)
-    block = {"code": ind["code"], "mn": ind["mn"], "en": ind["en"], "latn": ind["latn"],
-             "groups": {g: _hidden(min_cell) if g in hidden else _cell_view(c) for g, c in sorted(groups.items())},
+def _respondent_block(sizes: dict[str, tuple[int, int]], k: int) -> dict:
+    released = release_counts({g: now for g, (now, _) in sizes.items()}, k)
+    total = sum(r.n for r in released.values() if r.shown)
+    earlier = sum(r.n for r in release_counts({g: before for g, (_, before) in sizes.items()}, k).values()
+                  if r.shown)
+    return {"total": total, "new_this_week": total - earlier,  # both whole blocks: the change is 0 or >= k
+            "by_group": {g: _released(r, k) for g, r in sorted(released.items())},
+            "hidden": {g: hidden_cell(r.reason, k) for g, r in sorted(released.items()) if not r.shown}}
+
+
+def _indicator_block(ind: dict, cells: dict[str, Cell], sizes: dict[str, int], k: int,
+                     previous: Cell | None) -> dict:
+    groups = {}
+    for group, released in sorted(release_counts(sizes, k).items()):
+        cell = cells.get(group)
+        if released.n == 0 or (released.shown and cell is None):
+            continue  # nobody in the group, or nobody in it answered this indicator
+        groups[group] = _cell_view(cell) if released.shown and cell.whole else hidden_cell(SMALL, k)
+    block = {"code": ind["code"], "mn": ind["mn"], "en": ind["en"], "latn": ind["latn"], "groups": groups,
              "provider_score": ind["provider_score"], "agenda": False, "agenda_reasons": []}
-    if overall is None or overall.n < min_cell:
-        block["overall"] = _hidden(min_cell) if overall else {"n": 0}
+    overall = cells.get("all")
+    if overall is None:
+        block["overall"] = hidden_cell(SMALL, k) if groups else {"n": 0}
         return block
-    shown_means = [c.mean for g, c in groups.items() if g not in hidden and g in DECLARED_GROUPS]
+    shown_means = [cells[g].mean for g in DECLARED_GROUPS if g in cells and cells[g].whole]
     pooled = overall.mean
     block["overall"] = {**_cell_view(overall), "mean_pooled": _round(pooled),
                         "mean_of_group_means": _round(sum(shown_means) / len(shown_means)) if shown_means else None}
     del block["overall"]["mean"]
     if ind["provider_score"] is not None:
         block["gap"] = _round(pooled - ind["provider_score"])
-    change_week = pooled - overall.mean_before if overall.n_before >= min_cell else None
-    change_round = pooled - previous[1] if previous else None
+    changed = overall.n_before not in (0, overall.n)  # whole blocks came this week (or none at all before)
+    change_week = pooled - overall.mean_before if changed else None
+    if not changed:
+        block["change_week_hidden"] = hidden_cell(NO_CHANGE_REASON, k)
+    change_round = pooled - previous.mean if previous is not None and previous.n else None
     block["change_week"], block["change_round"] = _round(change_week), _round(change_round)
     reasons = [reason for reason, hit in (
         ("low_mean", pooled <= AGENDA_MEAN),
@@ -342,28 +395,38 @@ SELECT AVG(days) FROM ranked WHERE 2 * rn BETWEEN cnt AND cnt + 2
 
 
 def complaint_section(week: Week, unit_ids: list[int] | None, oldest_open: int) -> dict:
+    """New and resolved this week, overdue now, by category and unit, counted in blocks of 5 like everything
+    released: a digest for a district and one for its khoroo (or two scopes, or two weeks) can be subtracted, and
+    the difference is then still whole blocks. Totals are the sums of the released cells."""
     unit_sql, unit_params = ("", []) if unit_ids is None else (
         " AND c.admin_unit_id IN " + _in_list(unit_ids), list(unit_ids))
     rows = _rows(COMPLAINT_COUNTS_SQL.format(unit=unit_sql),
                  [week.start, week.start, week.end, week.end, week.end, *unit_params])
-    by_cell = [{"category": cat, "admin_unit": unit, "new": int(new), "resolved": int(res), "overdue": int(over)}
-               for cat, unit, new, res, over in rows if new or res or over]
-    by_cell.sort(key=lambda row: (row["admin_unit"] or "", row["category"]))
+    cells = {(cat, unit): {"new": int(new), "resolved": int(res), "overdue": int(over)}
+             for cat, unit, new, res, over in rows if new or res or over}
+    released = {key: release_counts({cell: values[key] for cell, values in cells.items()}, DEFAULT_K)
+                for key in ("new", "resolved", "overdue")}
+    totals = {key: sum(r.n for r in cells_of.values() if r.shown) for key, cells_of in released.items()}
+    by_cell = [{"category": cat, "admin_unit": unit,
+                **{key: _released(released[key][(cat, unit)], DEFAULT_K) for key in released},
+                "hidden": {key: hidden_cell(released[key][(cat, unit)].reason, DEFAULT_K)
+                           for key in released if not released[key][(cat, unit)].shown}}
+               for cat, unit in sorted(cells, key=lambda c: (c[1] or "", c[0]))]
     median = _rows(MEDIAN_DAYS_SQL.format(days=_days_between("c.resolved_at", "c.created_at"), unit=unit_sql),
                    [week.start, week.end, *unit_params])[0][0]
-    oldest = _rows("SELECT c.ref, c.category, u.code, c.created_at, c.sensitive, c.redacted_text FROM complaint c "
+    oldest = _rows("SELECT c.ref, c.category, u.code, c.created_at, c.redacted_text FROM complaint c "
                    "LEFT JOIN admin_unit u ON u.id = c.admin_unit_id WHERE c.status IN ('new', 'routed', 'answered') "
-                   f"AND c.created_at < ? {unit_sql} ORDER BY c.created_at, c.id LIMIT {int(oldest_open)}",
-                   [week.end, *unit_params])
+                   f"AND NOT c.sensitive AND c.created_at < ? {unit_sql} ORDER BY c.created_at, c.id "
+                   f"LIMIT {int(oldest_open)}", [week.end, *unit_params])
     return {
-        "totals": {key: sum(row[key] for row in by_cell) for key in ("new", "resolved", "overdue")},
+        "totals": totals,
         "by_category_and_unit": by_cell,
-        "median_days_to_resolve": None if median is None else round(float(median), 1),
+        "median_days_to_resolve": None if median is None or totals["resolved"] < DEFAULT_K
+        else round(float(median), 1),  # (a median needs no blocks: it is never a count)
+        # the restricted queue never appears; free text only once staff redacted it, numbers masked even then
         "oldest_open": [{"ref": ref, "category": cat, "admin_unit": unit,
-                         "age_days": (week.end - _as_datetime(created)).days,
-                         # free text only once staff redacted it, and never for the restricted queue
-                         "text": None if sensitive else redacted}
-                        for ref, cat, unit, created, sensitive, redacted in oldest],
+                         "age_days": (week.end - _as_datetime(created)).days, "text": mask_free_text(redacted)}
+                        for ref, cat, unit, created, redacted in oldest],
     }
 
 
@@ -371,8 +434,9 @@ def _as_datetime(value) -> dt.datetime:
     return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
-def meetings_section(week: Week) -> dict:
-    """Notices sent/delivered and RSVPs for meetings with notices sent this week or held this week.
+def meetings_section(week: Week, unit_ids: list[int] | None = None) -> dict:
+    """Notices sent/delivered and RSVPs for meetings with notices sent this week or held this week, whose whole
+    audience lies in `unit_ids` (None: every meeting). RSVPs build up over time, so they are counted in blocks.
 
     Reads the meetings tables (storage.meetings) when they exist; otherwise says so.
     """
@@ -393,15 +457,20 @@ def meetings_section(week: Week) -> dict:
             FROM rsvp GROUP BY meeting_id
         )
         SELECT mt.id, mt.kind, mt.title_mn, mt.title_en, mt.starts_at, mt.status, COALESCE(s.sent, 0),
-               COALESCE(s.delivered, 0), COALESCE(s.failed, 0), COALESCE(a.yes, 0), COALESCE(a.no, 0)
+               COALESCE(s.delivered, 0), COALESCE(s.failed, 0), COALESCE(a.yes, 0), COALESCE(a.no, 0), mt.audience
         FROM meeting mt LEFT JOIN sent s ON s.meeting_id = mt.id LEFT JOIN answers a ON a.meeting_id = mt.id
         WHERE s.meeting_id IS NOT NULL OR (mt.starts_at >= ? AND mt.starts_at < ?)
         ORDER BY mt.starts_at, mt.id""", [week.start, week.end, week.start, week.end])
-    return {"available": True, "meetings": [
-        {"id": mid, "kind": kind, "title_mn": t_mn, "title_en": t_en, "starts_at": _as_datetime(starts).isoformat(),
-         "status": status, "sent": int(sent), "delivered": int(delivered), "failed": int(failed),
-         "rsvp_yes": int(yes), "rsvp_no": int(no)}
-        for mid, kind, t_mn, t_en, starts, status, sent, delivered, failed, yes, no in rows]}
+    meetings = []
+    for mid, kind, t_mn, t_en, starts, status, sent, delivered, failed, yes, no, audience in rows:
+        if not audience_within(json.loads(audience or "[]"), unit_ids):
+            continue
+        rsvp = release_counts({"yes": int(yes), "no": int(no)}, DEFAULT_K)
+        meetings.append({"id": mid, "kind": kind, "title_mn": t_mn, "title_en": t_en,
+                         "starts_at": _as_datetime(starts).isoformat(), "status": status, "sent": int(sent),
+                         "delivered": int(delivered), "failed": int(failed),
+                         "rsvp_yes": _released(rsvp["yes"], DEFAULT_K), "rsvp_no": _released(rsvp["no"], DEFAULT_K)})
+    return {"available": True, "meetings": meetings}
 
 
 def action_item_section(week: Week, unit_ids: list[int] | None) -> list[dict]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import peewee as pw
 
 from storage.db import BaseModel, JSONField, utcnow
+from storage.phones import MaskedTextField
 
 
 class AdminUnit(BaseModel):
@@ -61,6 +62,14 @@ class PhoneNumber(BaseModel):
     e164 = pw.CharField(unique=True)
 
 
+class OptOutTombstone(BaseModel):
+    """A STOP that outlives the person's data: retention deleted their number, but an imported list must not sign
+    them up again. Only the pseudonymous key is kept (storage.retention)."""
+
+    key = pw.CharField(unique=True)
+    opted_out_at = pw.DateTimeField()
+
+
 class Message(BaseModel):
     """Inbound log and outbound outbox in one table.
 
@@ -82,7 +91,7 @@ class Message(BaseModel):
     encoding = pw.CharField(null=True)  # GSM-7 | UCS-2
     segments = pw.IntegerField(null=True)
     attempts = pw.IntegerField(default=0)
-    last_error = pw.TextField(null=True)
+    last_error = MaskedTextField(null=True)  # numbers masked when written: provider errors quote them
     next_attempt_at = pw.DateTimeField(null=True, index=True)
     response = pw.TextField(null=True)  # what we answered (USSD screen, TwiML) so a redelivery gets the same
     in_reply_to = pw.ForeignKeyField("self", null=True, backref="replies", on_delete="SET NULL")
@@ -164,5 +173,5 @@ class Lease(BaseModel):
     expires_at = pw.DateTimeField()
 
 
-CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, Message, FlowRun, FlowResult, Organisation, ApiToken,
-               AuditLog, Lease]
+CORE_MODELS = [AdminUnit, ServicePoint, Contact, PhoneNumber, OptOutTombstone, Message, FlowRun, FlowResult,
+               Organisation, ApiToken, AuditLog, Lease]

@@ -14,6 +14,7 @@ import peewee as pw
 
 from storage.db import BaseModel, database, is_postgres, utcnow
 from storage.models import Contact, Message
+from storage.phones import MaskedTextField
 
 # Rank of each outbound status; a provider report may only raise it. delivered and failed are both final.
 STATUS_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "cancelled": 3}
@@ -27,7 +28,7 @@ class ChannelState(BaseModel):
     name = pw.CharField(primary_key=True)
     consecutive_failures = pw.IntegerField(default=0)
     down_until = pw.DateTimeField(null=True)
-    last_error = pw.TextField(null=True)
+    last_error = MaskedTextField(null=True)
     last_seen_at = pw.DateTimeField(null=True)  # Android: last system:ping, webhook or healthy GET /health
     last_health = pw.TextField(null=True)  # Android: status from the last GET /health
     updated_at = pw.DateTimeField(default=utcnow)

@@ -16,9 +16,9 @@ from storage.db import database
 
 POSTGRES_URL = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
 TEST_SECRET = "test-secret-key-0123456789abcdef"
-PROVIDER_ENV = ["GATEWAY_DATABASE_URL", "GATEWAY_SECRET_KEY", "GATEWAY_INSTANCE_PATH", "GATEWAY_PUBLIC_URL",
-                "GATEWAY_FLOWS_PATH", "GATEWAY_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "AT_USERNAME",
-                "AT_API_KEY", "AT_WEBHOOK_TOKEN", "ANDROID_GATEWAY_URL", "ANDROID_GATEWAY_LOGIN",
+PROVIDER_ENV = ["GATEWAY_DATABASE_URL", "GATEWAY_SECRET_KEY", "GATEWAY_PSEUDONYM_KEY", "GATEWAY_INSTANCE_PATH",
+                "GATEWAY_PUBLIC_URL", "GATEWAY_FLOWS_PATH", "GATEWAY_CONFIG", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+                "AT_USERNAME", "AT_API_KEY", "AT_WEBHOOK_TOKEN", "ANDROID_GATEWAY_URL", "ANDROID_GATEWAY_LOGIN",
                 "ANDROID_GATEWAY_PASSWORD", "ANDROID_GATEWAY_SIGNING_KEY"]
 
 
@@ -29,9 +29,11 @@ def pytest_collection_modifyitems(config, items):
 
 @pytest.fixture(autouse=True)
 def clean_environment(monkeypatch):
-    """No developer's or CI's variables leak into a test's configuration."""
+    """No developer's or CI's variables leak into a test's configuration. Contacts are keyed with TEST_SECRET
+    (tests build some directly with `contact_for_number(number, TEST_SECRET)`); tests of the key itself unset it."""
     for name in PROVIDER_ENV:
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GATEWAY_PSEUDONYM_KEY", TEST_SECRET)
 
 
 @pytest.fixture(scope="session")

@@ -5,10 +5,11 @@ from flask import Blueprint, current_app, g, jsonify
 
 from gateway import broadcasts as bc
 from gateway.api import schemas
-from gateway.api.auth import audit, require_role
-from gateway.api.meetings import BadBody, audience_field, bad_request, pair, time_field
+from gateway.api.auth import audit, current_principal, require_role
+from gateway.api.meetings import BadBody, audience_field, bad_request, pair, require_audience_in_scope, time_field
 from gateway.api.validation import accepts, request_body, responds
 from storage import meetings as store
+from storage.access import audience_within, scope_unit_ids
 
 bp = Blueprint("broadcasts", __name__)
 
@@ -26,6 +27,7 @@ def create_broadcast():
         if not text_mn:
             raise BadBody("'text' is required: a string, or {\"mn\": …, \"en\": …}")
         audience, send_at = audience_field(body), time_field(body, "send_at")
+        require_audience_in_scope(audience)
         latin = bool(body.get("latin"))
         cleaned, texts, when = bc.plan_broadcast(current_app, audience, text_mn, text_en, send_at, latin)
         if body.get("dry_run"):
@@ -43,6 +45,6 @@ def create_broadcast():
 def show_broadcast(broadcast_id: int):
     """A broadcast's status and progress: messages queued, sending, sent, delivered, failed, cancelled."""
     broadcast = store.get_broadcast(broadcast_id)
-    if broadcast is None:
-        return jsonify(error="not_found", detail=f"no broadcast {broadcast_id}"), 404
+    if broadcast is None or not audience_within(broadcast.audience, scope_unit_ids(current_principal().scope)):
+        return jsonify(error="not_found", detail=f"no broadcast {broadcast_id} in this token's scope"), 404
     return jsonify(bc.broadcast_summary(current_app, broadcast))

@@ -1,13 +1,14 @@
-"""GET /api/v1/digests/<YYYY-Www>[.csv|.html|.txt]: the weekly CSO digest (role cso), every read audited."""
+"""GET /api/v1/digests/<YYYY-Www>[.csv|.html|.txt]: the weekly CSO digest (role cso) of the token's scope, every
+read audited. Aggregates only, suppressed by `storage.suppression`."""
 from __future__ import annotations
 
 from flask import Blueprint, Response, abort, current_app, jsonify
 
 from gateway import digests
 from gateway.api import schemas
-from gateway.api.auth import audit, require_role
+from gateway.api.auth import audit, current_principal, require_role
 from gateway.api.validation import accepts, request_query, responds
-from storage.models import AdminUnit
+from storage.access import unit_in_scope
 
 bp = Blueprint("digests", __name__)
 FORMATS = {"json": None, "csv": "text/csv; charset=utf-8", "html": "text/html; charset=utf-8",
@@ -29,9 +30,10 @@ def weekly_digest(week: str):
     except ValueError as exc:
         return jsonify(error="bad_request", detail=str(exc)), 400
     unit = request_query().unit or None
-    if unit and not AdminUnit.select().where(AdminUnit.code == unit).exists():
-        abort(404, description=f"no admin unit with code {unit!r}")
-    digest = digests.build(current_app, the_week, unit)
+    principal = current_principal()
+    if unit and not unit_in_scope(unit, principal.scope):
+        abort(404, description=f"no admin unit {unit[:20]!r} in this token's scope ({principal.scope})")
+    digest = digests.build(current_app, the_week, unit, principal.scope)
     audit("digest.read", f"{the_week.label}.{fmt}" + (f" unit={unit}" if unit else ""))
     if fmt == "json":
         return jsonify(digest)

@@ -1,4 +1,10 @@
-"""Streaming CSV exports (role cso): a round's scores or a flow's results, with a date range; audited."""
+"""Streaming CSV exports, within the token's scope, every one audited.
+
+- `/exports/rounds/<id>.csv` and `/exports/flows/<flow_id>.csv` (role cso): released aggregates, cumulative up to
+  `?to=` (a local date): the same small-cell rule as the digests, no free text.
+- `/exports/rounds/<id>/responses.csv` and `/exports/flows/<flow_id>/runs.csv` (role admin): one row per
+  respondent or saved result, `?from=&to=`; free text only as staff-redacted text, never from the restricted queue.
+"""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,10 +13,11 @@ from flask import Blueprint, Response, abort, current_app, request, stream_with_
 
 from gateway import clock
 from gateway.api import schemas
-from gateway.api.auth import audit, require_role
+from gateway.api.auth import audit, current_principal, require_role
 from gateway.api.validation import accepts, responds
 from gateway.digests import csv_lines
 from storage import exports
+from storage.access import scope_unit_ids
 from storage.models import FlowRun
 from storage.scorecards import Round
 
@@ -22,13 +29,22 @@ bp = Blueprint("exports", __name__)
 @accepts(query=schemas.ExportQuery)
 @responds(200, content_type="text/csv")
 def export_round(round_id: int):
-    """A round's scores as CSV (no numbers, no contact ids; small groups merged); ?from=&to= local dates."""
-    if Round.get_or_none(Round.id == round_id) is None:
-        abort(404, description=f"no round {round_id}")
+    """A round's released cells (indicator × group) as CSV, cumulative up to ?to= (a local date)."""
+    _round_in_scope(round_id)
+    until = _until_only()
+    audit("export.round", f"round:{round_id}", _filters())
+    return _csv(f"round-{round_id}.csv", exports.ROUND_AGGREGATE_COLUMNS, exports.round_aggregate_rows(round_id, until))
+
+
+@bp.get("/exports/rounds/<int:round_id>/responses.csv")
+@require_role("admin")
+def export_round_responses(round_id: int):
+    """One row per score of a round (admin; audited): no numbers, no contact ids; ?from=&to= local dates."""
+    _round_in_scope(round_id)
     since, until = date_range()
-    audit("export.round", f"round:{round_id} {request.query_string.decode()[:200]}")
+    audit("export.rows", f"round:{round_id}", _filters())
     rows = exports.round_rows(round_id, since, until, _local_date())
-    return _csv(f"round-{round_id}.csv", exports.ROUND_COLUMNS, rows)
+    return _csv(f"round-{round_id}-responses.csv", exports.ROUND_COLUMNS, rows)
 
 
 @bp.get("/exports/flows/<flow_id>.csv")
@@ -36,15 +52,40 @@ def export_round(round_id: int):
 @accepts(query=schemas.ExportQuery)
 @responds(200, content_type="text/csv")
 def export_flow(flow_id: str):
-    """A flow's saved results as CSV (phone numbers in free text masked); ?from=&to= local dates."""
+    """How many gave each answer in a flow (choices and places, never free text), up to ?to= (a local date)."""
+    _known_flow(flow_id)
+    until = _until_only()
+    audit("export.flow", f"flow:{flow_id}", _filters())
+    rows = exports.flow_aggregate_rows(flow_id, until, scope_unit_ids(current_principal().scope))
+    return _csv(f"flow-{flow_id}.csv", exports.FLOW_AGGREGATE_COLUMNS, rows)
+
+
+@bp.get("/exports/flows/<flow_id>/runs.csv")
+@require_role("admin")
+def export_flow_runs(flow_id: str):
+    """One row per saved result of a flow (admin; audited); free text only as redacted text; ?from=&to=."""
+    _known_flow(flow_id)
+    since, until = date_range()
+    audit("export.rows", f"flow:{flow_id}", _filters())
+    rows = exports.flow_rows(flow_id, since, until, _local_date(), scope_unit_ids(current_principal().scope))
+    return _csv(f"flow-{flow_id}-runs.csv", exports.FLOW_COLUMNS, rows)
+
+
+def _round_in_scope(round_id: int) -> None:
+    round_ = Round.get_or_none(Round.id == round_id)
+    if round_ is None or not current_principal().covers(round_.service_point.admin_unit_id):
+        abort(404, description=f"no round {round_id} in this token's scope")
+
+
+def _known_flow(flow_id: str) -> None:
     known = flow_id in current_app.extensions["gateway.flows"].flows or FlowRun.select().where(
         FlowRun.flow_id == flow_id).exists()
     if not known:
-        abort(404, description=f"no flow {flow_id!r}")
-    since, until = date_range()
-    audit("export.flow", f"flow:{flow_id} {request.query_string.decode()[:200]}")
-    rows = exports.flow_rows(flow_id, since, until, _local_date())
-    return _csv(f"flow-{flow_id}.csv", exports.FLOW_COLUMNS, rows)
+        abort(404, description=f"no flow {flow_id[:40]!r}")
+
+
+def _filters() -> str | None:
+    return request.query_string.decode()[:200] or None
 
 
 def _csv(filename: str, columns: list[str], rows) -> Response:
@@ -55,6 +96,13 @@ def _csv(filename: str, columns: list[str], rows) -> Response:
 
 def _local_date():
     return clock.local_date_function(current_app.config["GATEWAY"]["timezone"])
+
+
+def _until_only() -> dt.datetime | None:
+    """Aggregates are cumulative: two overlapping windows could be subtracted to single out a few people."""
+    if request.args.get("from"):
+        abort(400, description="aggregate exports are cumulative: give only 'to' (YYYY-MM-DD), not 'from'")
+    return date_range()[1]
 
 
 def date_range() -> tuple[dt.datetime | None, dt.datetime | None]:

@@ -6,10 +6,12 @@ from flask import Blueprint, current_app, g, jsonify
 from gateway import broadcasts as bc
 from gateway import meetings
 from gateway.api import schemas
-from gateway.api.auth import audit, require_role
+from gateway.api.auth import audit, current_principal, require_role
 from gateway.api.validation import accepts, request_body, request_query, responds
 from storage import meetings as store
+from storage.access import audience_within, scope_unit_ids
 from storage.db import utcnow
+from storage.phones import mask_free_text
 
 bp = Blueprint("meetings", __name__)
 
@@ -82,6 +84,7 @@ def create_meeting():
     try:
         body = request_body()
         fields = _meeting_fields(body)
+        require_audience_in_scope(fields["audience"])
         if body.get("dry_run"):
             clean = meetings.check_meeting(current_app, fields)
             texts = meetings.preview_texts(current_app, clean, "notice")
@@ -101,15 +104,28 @@ def create_meeting():
 def list_meetings():
     """Upcoming meetings (?all=1 for every meeting), newest start last, with tallies."""
     include_past = request_query().all in ("1", "true", "yes")
+    unit_ids = scope_unit_ids(current_principal().scope)
     return jsonify(meetings=[meetings.meeting_summary(current_app, m)
-                             for m in store.meetings_list(utcnow(), include_past)])
+                             for m in store.meetings_list(utcnow(), include_past)
+                             if audience_within(m.audience, unit_ids)])
 
 
 def _meeting_or_404(meeting_id: int):
+    """The meeting if its whole audience is inside the caller's scope; else the same 404 as for no meeting."""
     meeting = store.get_meeting(meeting_id)
-    if meeting is None:
-        return None, (jsonify(error="not_found", detail=f"no meeting {meeting_id}"), 404)
+    if meeting is None or not audience_within(meeting.audience, scope_unit_ids(current_principal().scope)):
+        return None, (jsonify(error="not_found", detail=f"no meeting {meeting_id} in this token's scope"), 404)
     return meeting, None
+
+
+def require_audience_in_scope(audience: list[str]) -> None:
+    """Staff send only to people inside their scope."""
+    try:
+        store.validate_audience(audience)
+    except store.UnknownAudience as exc:
+        raise BadBody(str(exc)) from None
+    if not audience_within(audience, scope_unit_ids(current_principal().scope)):
+        raise BadBody(f"the audience must lie inside this token's scope ({current_principal().scope})")
 
 
 @bp.get("/meetings/<int:meeting_id>")
@@ -121,8 +137,11 @@ def show_meeting(meeting_id: int):
     if error:
         return error
     summary = meetings.meeting_summary(current_app, meeting)
-    summary["questions"] = [{"text": q.text, "at": bc.to_local(current_app, q.created_at).isoformat()}
-                            for q in store.questions_of(meeting)]
+    questions = store.questions_of(meeting)
+    summary["questions"] = [{"text": mask_free_text(q.text), "at": bc.to_local(current_app, q.created_at).isoformat()}
+                            for q in questions]
+    if questions:
+        audit("meeting.questions_read", f"meeting:{meeting.id}", f"{len(questions)} questions")
     return jsonify(summary)
 
 

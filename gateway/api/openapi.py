@@ -9,6 +9,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from gateway.api import schemas
+from gateway.api.auth import require_role
 from gateway.health import package_version
 
 bp = Blueprint("openapi", __name__)
@@ -22,8 +23,9 @@ ERRORS = {400: "bad input: the detail says what to fix", 401: "missing or bad to
 
 
 @bp.get("/openapi.json")
+@require_role("cso")
 def openapi_document():
-    """The OpenAPI description of this API."""
+    """The OpenAPI description of this API (any valid token: only the webhooks and /healthz are open)."""
     operations = []
     for rule in current_app.url_map.iter_rules():
         if rule.rule.startswith("/api/v1/") and not rule.endpoint.endswith("openapi_document"):

@@ -7,7 +7,7 @@ from flask import Blueprint, abort, current_app, g, jsonify
 
 from gateway import clock
 from gateway.api import schemas
-from gateway.api.auth import require_role
+from gateway.api.auth import audit, current_principal, require_role
 from gateway.api.validation import accepts, request_body, request_query, responds
 from storage import scorecards as store
 
@@ -26,7 +26,9 @@ def _round_error(exc: store.RoundError):
 @responds(200, schemas.RoundList)
 def list_rounds():
     """Rounds, optionally ?status=draft|open|closed."""
-    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request_query().status)])
+    principal = current_principal()
+    return jsonify(rounds=[store.round_summary(r) for r in store.list_rounds(request_query().status)
+                           if principal.covers(r.service_point.admin_unit_id)])
 
 
 @bp.post("/rounds")
@@ -47,11 +49,14 @@ def create_round():
         point = store.service_point(sp)
     else:
         abort(400, description="'service_point' is required: a code, or {code, admin_unit, kind, name_mn, name_en}")
+    if not current_principal().covers(point.admin_unit_id):
+        abort(404, description="no such service point in this token's scope")
     indicators = body.get("indicators")
     if not isinstance(indicators, list):
         abort(400, description="'indicators' must be a list of {code, mn, en, latn?, provider_score?}")
     round_ = store.create_round(point, indicators, min_cell=_min_cell(body.get("min_cell", 5)),
                                 **_round_fields(body, exclude=("min_cell",)))
+    audit("round.create", f"round:{round_.id}")
     return jsonify(store.round_summary(round_)), 201
 
 
@@ -79,6 +84,7 @@ def change_round(round_id: int):
 def delete_round(round_id: int):
     """Delete a draft round."""
     store.delete_round(_round(round_id))
+    audit("round.delete", f"round:{round_id}")
     return "", 204
 
 
@@ -87,7 +93,9 @@ def delete_round(round_id: int):
 @responds(200, schemas.RoundOut)
 def open_round(round_id: int):
     """Open a round for scoring."""
-    return jsonify(store.round_summary(store.set_status(_round(round_id), "open")))
+    round_ = store.set_status(_round(round_id), "open")
+    audit("round.status", f"round:{round_id}", "open")
+    return jsonify(store.round_summary(round_))
 
 
 @bp.post("/rounds/<int:round_id>/close")
@@ -95,7 +103,9 @@ def open_round(round_id: int):
 @responds(200, schemas.RoundOut)
 def close_round(round_id: int):
     """Close a round: no more scores are accepted."""
-    return jsonify(store.round_summary(store.set_status(_round(round_id), "closed")))
+    round_ = store.set_status(_round(round_id), "closed")
+    audit("round.status", f"round:{round_id}", "closed")
+    return jsonify(store.round_summary(round_))
 
 
 @bp.post("/rounds/<int:round_id>/action-items")
@@ -120,13 +130,19 @@ def add_action_item(round_id: int):
 def update_action_item(item_id: int):
     """Record progress on an action item: {status, note?}."""
     item = store.ActionItem.get_or_none(store.ActionItem.id == item_id) or abort(404, description="no such item")
+    _round(item.round_id)
     body = _body()
     store.update_action_item(item, str(body.get("status", "")), body.get("note"), g.api_token.name)
+    audit("action_item.status", f"action_item:{item.id}", item.status)
     return jsonify(id=item.id, status=item.status)
 
 
 def _round(round_id: int) -> store.Round:
-    return store.Round.get_or_none(store.Round.id == round_id) or abort(404, description=f"no round {round_id}")
+    """The round if its service point is inside the caller's scope; else the same 404 as for no round."""
+    round_ = store.Round.get_or_none(store.Round.id == round_id)
+    if round_ is None or not current_principal().covers(round_.service_point.admin_unit_id):
+        abort(404, description=f"no round {round_id} in this token's scope")
+    return round_
 
 
 def _body() -> dict:

@@ -5,7 +5,8 @@ told to misbehave for the next requests (`fail_next("500", "429")`) or for all o
   "500", "429"     — that HTTP error, in the provider's error format
   "timeout"        — hold the request for `hang_seconds`, then answer 504 (the client has given up by then)
   "slow"           — wait `slow_seconds`, then succeed
-  "empty_recipients", "blacklisted" (Africa's Talking), "unsubscribed" (Twilio 21610)
+  "empty_recipients", "blacklisted" (Africa's Talking), "unsubscribed" (Twilio 21610),
+  "invalid_to" (Twilio 21211, whose message quotes the "To" number)
   "accept_then_hang" (Android) — accept the message, then hold the answer for `hang_seconds`
   "empty_201" (Twilio, Africa's Talking) — take the message, but answer 201 with an empty body
 Only successes count as `accepted`. The fake Twilio also lists the messages it took (GET Messages.json?To=).
@@ -134,6 +135,11 @@ class FakeTwilio(FakeProvider):
                 return failure
             if mode == "unsubscribed":
                 response = jsonify(code=21610, message="Attempt to send to unsubscribed recipient", status=400)
+                response.status_code = 400
+                return response
+            if mode == "invalid_to":
+                response = jsonify(code=21211, status=400,
+                                   message=f"The 'To' number {request.form['To']} is not a valid phone number.")
                 response.status_code = 400
                 return response
             message_sid = self.new_id("SM")

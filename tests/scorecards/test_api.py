@@ -13,12 +13,12 @@ from hypothesis import strategies as st
 from gateway.digests import FORMULA_STARTS, escape_cell, render_sms
 from storage import complaints, scorecards
 from storage.db import database
-from storage.models import ApiToken, AuditLog, Contact, FlowResult, FlowRun
+from storage.models import AdminUnit, ApiToken, AuditLog, Contact, FlowResult, FlowRun
 from storage.tokens import ROLES, revoke
 from tests.scorecards.conftest import bearer, new_round
 from tests.scorecards.test_digest import THIS_WEEK, score
 
-PUBLIC = {"/api/v1/openapi.json"}
+PUBLIC: set[str] = set()
 SAMPLE_ARGS = {"week": "2026-W47", "ref": "G-0001", "flow_id": "scorecard"}
 
 
@@ -32,8 +32,21 @@ def api_routes(app):
                 yield method, url, app.view_functions[rule.endpoint]
 
 
+class ClosingClient:
+    """Reads and closes every response, so a streamed export never outlives its request."""
+
+    def __init__(self, app):
+        self.client = app.test_client()
+
+    def open(self, *args, **kwargs):
+        response = self.client.open(*args, **kwargs)
+        response.get_data()
+        response.close()
+        return response
+
+
 def test_every_api_route_needs_a_token_and_the_right_role(app):
-    client = app.test_client()
+    client = ClosingClient(app)
     tokens = {role: bearer(app, role) for role in ROLES}
     revoked = bearer(app, "admin", "revoked admin")
     with app.app_context(), database.connection_context():
@@ -67,7 +80,8 @@ def test_token_use_is_recorded_and_openapi_lists_roles(app):
         assert headers["Authorization"].split()[1] not in token.token_hash
         assert [(a.actor, a.action, a.target) for a in AuditLog.select()] == [
             ("token:1 CSO Khoroo 7", "digest.read", "2026-W47.json")]
-    spec = client.get("/api/v1/openapi.json").json
+    assert client.get("/api/v1/openapi.json").status_code == 401
+    spec = client.get("/api/v1/openapi.json", headers=headers).json
     assert spec["paths"]["/api/v1/digests/{week}"]["get"]["x-required-role"] == "cso"
     assert spec["paths"]["/api/v1/rounds/{round_id}/open"]["post"]["x-required-role"] == "admin"
 
@@ -82,9 +96,10 @@ def busy_week(app):
             score(app, f"w{n}", round_id, "women", A=1 + n % 2, B=3)
         score(app, "m0", round_id, "men", A=5, B=5)
         with app.app_context(), database.connection_context():
+            unit = AdminUnit.get(AdminUnit.code == "BKhD-01")
             for _ in range(3):
                 complaints.create_complaint(category="water", text="-closed kiosk", contact=None, anonymous=True,
-                                            due_days=30)
+                                            due_days=30, admin_unit=unit)
             complaints.redact(complaints.find("G-0001"), "=cmd|' /C calc'!A0", "staff")
             scorecards.add_action_item(scorecards.Round.get_by_id(round_id), "Fix the tap", "director", "KG16",
                                        dt.date(2026, 11, 20), "A")
@@ -94,7 +109,8 @@ def busy_week(app):
 def test_digest_json_csv_html_and_sms(app, busy_week):
     client, cso = app.test_client(), bearer(app, "cso")
     data = client.get("/api/v1/digests/2026-W47", headers=cso).json
-    assert data["complaints"]["totals"] == {"new": 3, "resolved": 0, "overdue": 0}
+    assert data["complaints"]["totals"] == {"new": 0, "resolved": 0, "overdue": 0}  # 3 is not yet a block of 5
+    assert data["complaints"]["by_category_and_unit"][0]["new"] == "<5"
     assert data["complaints"]["oldest_open"][0]["text"] == "=cmd|' /C calc'!A0"  # redacted text only
     assert data["complaints"]["oldest_open"][1]["text"] is None  # not redacted yet: no free text
     assert data["action_items"][0]["action"] == "Fix the tap" and data["action_items"][0]["overdue"] is False
@@ -102,10 +118,11 @@ def test_digest_json_csv_html_and_sms(app, busy_week):
     response = client.get("/api/v1/digests/2026-W47.csv", headers=cso)
     assert response.mimetype == "text/csv"
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
-    assert [(r["indicator"], r["group"], r["n"]) for r in rows] == [
-        ("A", "men", "<5"), ("A", "women", "<5"), ("A", "all", "7"),
-        ("B", "men", "<5"), ("B", "women", "<5"), ("B", "all", "7")]
-    assert rows[2]["mean"] == "2.0" and rows[2]["gap"] == "" and rows[5]["mean"] == "3.29"
+    assert [(r["indicator"], r["group"], r["n"]) for r in rows] == [  # 6 women count 5; the lone man none
+        ("A", "men", "<5"), ("A", "women", "5"), ("A", "all", "5"),
+        ("B", "men", "<5"), ("B", "women", "5"), ("B", "all", "5")]
+    assert rows[0]["hidden_why"] == "5-аас цөөн хүн / fewer than 5 people" and rows[1]["hidden_why"] == ""
+    assert rows[2]["mean"] == "1.4" and rows[2]["gap"] == "" and rows[5]["mean"] == "3.0"
     assert rows[0]["indicator_mn"] == "'=HYPERLINK(\"x\")" and rows[0]["indicator_en"] == "'@SUM(1)"
     assert rows[3]["indicator_en"] == "'+Food"
     assert all(not value.startswith(FORMULA_STARTS) for row in rows for value in row.values()
@@ -119,8 +136,8 @@ def test_digest_json_csv_html_and_sms(app, busy_week):
 
     sms = client.get("/api/v1/digests/2026-W47.txt", headers=cso).get_data(as_text=True)
     assert sms == render_sms(data)
-    assert sms.startswith("Doloo honogiin dun 2026-W47: 1 unelgee, 7 oroltsogch.")
-    assert "Gomdol: shine 3, shiidsen 0, hugatsaa hetersen 0." in sms
+    assert sms.startswith("Doloo honogiin dun 2026-W47: 1 unelgee, 5 oroltsogch.")
+    assert "Gomdol: shine 0, shiidsen 0, hugatsaa hetersen 0." in sms
     with app.app_context(), database.connection_context():
         assert [a.target for a in AuditLog.select().order_by(AuditLog.id)] == [
             "2026-W47.json", "2026-W47.csv", "2026-W47.html", "2026-W47.txt"]
@@ -155,31 +172,51 @@ def test_csv_cells_never_start_a_formula(value):
     assert escaped in (value, "'" + value)
 
 
-def test_round_export_streams_without_numbers_or_contact_ids(app, busy_week):
-    client, cso = app.test_client(), bearer(app, "cso")
-    response = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=2026-11-16&to=2026-11-22", headers=cso)
+def test_round_export_releases_aggregates_and_rows_only_to_admins(app, busy_week):
+    client, cso, admin = app.test_client(), bearer(app, "cso"), bearer(app, "admin")
+    response = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?to=2026-11-22", headers=cso)
     assert response.status_code == 200 and response.is_streamed
     rows = list(csv.DictReader(io.StringIO(response.get_data(as_text=True))))
+    assert [(r["indicator"], r["group"], r["n"]) for r in rows] == [
+        ("A", "men", "<5"), ("A", "women", "5"), ("A", "all", "5"),
+        ("B", "men", "<5"), ("B", "women", "5"), ("B", "all", "5")]
+    assert rows[2]["mean"] == "1.4" and rows[0]["hidden_why"].endswith("fewer than 5 people")
+    windowed = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=2026-11-16", headers=cso)
+    assert windowed.status_code == 400 and "cumulative" in windowed.json["detail"]
+    assert client.get(f"/api/v1/exports/rounds/{busy_week}/responses.csv", headers=cso).status_code == 403
+    assert client.get("/api/v1/exports/rounds/999.csv", headers=cso).status_code == 404
+    assert client.get(f"/api/v1/exports/rounds/{busy_week}.csv", headers=bearer(app, "cso", "far", "ZAV")
+                      ).status_code == 404  # out of scope: the same answer as no round
+
+    responses = client.get(f"/api/v1/exports/rounds/{busy_week}/responses.csv?from=2026-11-16&to=2026-11-22",
+                           headers=admin)
+    rows = list(csv.DictReader(io.StringIO(responses.get_data(as_text=True))))
     assert len(rows) == 14 and set(rows[0]) == {"service_point", "admin_unit", "round", "indicator", "group", "score",
                                                 "channel", "scored_on"}
-    assert {r["group"] for r in rows} == {"merged"}  # the lone man, and women too (else men = all − women)
-    empty = client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=2026-11-23", headers=cso)
+    assert {r["group"] for r in rows} == {"merged", "women"}  # the lone man is merged even for an admin
+    empty = client.get(f"/api/v1/exports/rounds/{busy_week}/responses.csv?from=2026-11-23", headers=admin)
     assert empty.get_data(as_text=True).strip().count("\n") == 0
-    assert client.get(f"/api/v1/exports/rounds/{busy_week}.csv?from=yesterday", headers=cso).status_code == 400
-    assert client.get("/api/v1/exports/rounds/999.csv", headers=cso).status_code == 404
+    assert client.get(f"/api/v1/exports/rounds/{busy_week}/responses.csv?from=yesterday",
+                      headers=admin).status_code == 400
     with app.app_context(), database.connection_context():
-        assert AuditLog.select().where(AuditLog.action == "export.round").count() == 2  # the 400 read nothing
+        assert AuditLog.select().where(AuditLog.action == "export.round").count() == 1
+        assert AuditLog.select().where(AuditLog.action == "export.rows").count() == 2  # the 400 read nothing
 
 
-def test_flow_export_masks_numbers_in_free_text(app):
+def test_flow_exports_never_carry_free_text_or_numbers(app):
     with app.app_context(), database.connection_context():
-        contact = Contact.create(key="k1")
-        run = FlowRun.create(contact=contact, flow_id="complaint", channel="sms")
-        FlowResult.create(run=run, name="description", value="call me on 99112233 =1+1")
-    response = app.test_client().get("/api/v1/exports/flows/complaint.csv", headers=bearer(app, "cso"))
-    text = response.get_data(as_text=True)
-    assert "99112233" not in text and "****2233" in text and "k1" not in text
-    assert "call me on ****2233 =1+1" in text
+        for n in range(6):
+            run = FlowRun.create(contact=Contact.create(key=f"k{n}"), flow_id="complaint", channel="sms")
+            FlowResult.create(run=run, name="category", value="water", category="water")
+            FlowResult.create(run=run, name="description", value="call me on 99112233 =1+1", category="text")
+    # these people have no admin unit: only a national (admin) token sees them, in aggregates like anyone else
+    national = bearer(app, "admin", scope="national")
+    aggregate = app.test_client().get("/api/v1/exports/flows/complaint.csv", headers=national)
+    text = aggregate.get_data(as_text=True)
+    assert "complaint,category,water,5," in text and "call me" not in text and "k1" not in text
+    runs = app.test_client().get("/api/v1/exports/flows/complaint/runs.csv", headers=national)
+    text = runs.get_data(as_text=True)
+    assert "99112233" not in text and "call me" not in text and "free text withheld" in text
 
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20)

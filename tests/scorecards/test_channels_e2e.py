@@ -53,7 +53,7 @@ def test_round_scored_over_sms_and_ussd_then_closed_and_summarised(at_app):
     data = client.get(f"/api/v1/digests/{this_week}", headers=bearer(at_app, "cso")).json
     [section] = data["scorecards"]
     a, b = section["indicators"]
-    assert section["respondents"] == {"total": 2, "new_this_week": 2, "by_group": {"women": 2}}
+    assert section["respondents"] == {"total": 2, "new_this_week": 2, "by_group": {"women": 2}, "hidden": {}}
     assert a["groups"]["women"] == {"n": 2, "mean": 4.5, "median": 4.5,
                                     "distribution": {"1": 0, "2": 0, "3": 0, "4": 1, "5": 1}}
     assert a["overall"]["mean_pooled"] == 4.5 and a["gap"] == 0.0
@@ -112,12 +112,15 @@ def test_sensitive_complaint_goes_to_the_restricted_queue(at_app):
     client = at_app.test_client()
     staff, admin = bearer(at_app, "staff"), bearer(at_app, "admin")
     assert client.get("/api/v1/complaints", headers=staff).json["complaints"] == []
-    assert client.get("/api/v1/complaints/G-0001", headers=staff).status_code == 403
+    missing = client.get("/api/v1/complaints/G-0999", headers=staff)
+    hidden = client.get("/api/v1/complaints/G-0001", headers=staff)  # the same answer as for no complaint at all
+    assert hidden.status_code == missing.status_code == 404
+    assert hidden.json["detail"].replace("G-0001", "G-0999") == missing.json["detail"]
     assert client.get("/api/v1/complaints/restricted", headers=staff).status_code == 403
     assert [c["ref"] for c in client.get("/api/v1/complaints", headers=admin).json["complaints"]] == ["G-0001"]
     assert client.get("/api/v1/complaints/G-0001", headers=admin).json["sensitive"] is True
     assert client.post("/api/v1/complaints/G-0001/sensitive", json={"sensitive": False},
-                       headers=staff).status_code == 403
+                       headers=staff).status_code == 404
     with at_app.app_context(), database.connection_context():
         from storage.models import AuditLog
         assert AuditLog.select().where(AuditLog.action == "complaint.restricted_read").count() == 1
@@ -128,8 +131,9 @@ def test_designated_cso_reads_the_restricted_queue(make_app, monkeypatch):
     with app.app_context(), database.connection_context():
         from gateway.complaints import is_sensitive
         assert is_sensitive(app, "AVLIGIIN hereg") and is_sensitive(app, "bribe paid") and not is_sensitive(app, "us")
+        from storage.models import AdminUnit
         complaints.create_complaint(category="other", text="авлига", contact=None, anonymous=True, due_days=30,
-                                    sensitive=True)
+                                    sensitive=True, admin_unit=AdminUnit.get(AdminUnit.code == "BKhD-01"))
     client = app.test_client()
     designated, other = bearer(app, "cso", "Ombudsperson CSO"), bearer(app, "cso", "Another CSO")
     assert [c["ref"] for c in client.get("/api/v1/complaints/restricted", headers=designated).json["complaints"]] \

@@ -12,8 +12,8 @@ from gateway import digests
 from gateway.clock import parse_week
 from storage import scorecards
 from storage.db import database
-from storage.digests import suppressed_keys
 from storage.models import Contact, Message
+from storage.suppression import release_counts
 from tests.scorecards.conftest import new_round
 
 LAST_WEEK = dt.datetime(2026, 11, 10, 4, 0)  # 2026-W46 in Ulaanbaatar
@@ -72,34 +72,38 @@ def test_digest_numbers_are_exact(app, scored):
     assert (digest["week"], digest["from"], digest["to"]) == ("2026-W47", "2026-11-16", "2026-11-22")
     [section] = digest["scorecards"]  # round 1 closed in October: not active in week 47
     assert section["round"] == {"id": second, "number": 2, "status": "open", "min_cell": 5}
-    assert section["respondents"] == {"total": 13, "new_this_week": 7,  # w5 first scored last week
-                                      "by_group": {"men": "<5", "women": 6, "youth": "<5"}}
+    # people are counted in whole blocks of 5: 6 women count 5, 5 men count 5, 2 youth count none
+    respondents = section["respondents"]
+    assert (respondents["total"], respondents["new_this_week"]) == (10, 5)  # last week: one block of women
+    assert respondents["by_group"] == {"men": 5, "women": 5, "youth": "<5"}
+    assert respondents["hidden"]["youth"]["why_en"] == "fewer than 5 people"
     a, b = section["indicators"]
-    assert a["groups"]["women"] == {"n": 6, "mean": 2.83, "median": 2.5,
-                                    "distribution": {"1": 1, "2": 2, "3": 1, "4": 1, "5": 1}}
-    # youth (n=2) is below 5; men (n=5) is hidden too, or youth = overall − women − men would give it away
-    assert a["groups"]["youth"] == {"n": "<5", "suppressed": True}
-    assert a["groups"]["men"] == {"n": "<5", "suppressed": True}
-    assert a["overall"] == {"n": 13, "median": 3.0, "distribution": {"1": 3, "2": 2, "3": 3, "4": 3, "5": 2},
-                            "mean_pooled": 2.92, "mean_of_group_means": 2.83}
-    assert a["provider_score"] == 4.5 and a["gap"] == -1.58  # 38/13 − 4.5
-    assert a["change_week"] == 0.52  # 38/13 − 12/5 (five women had scored by the start of the week)
-    assert a["change_round"] == -0.68  # 38/13 − 18/5
+    # the first five women to answer (w0–w4); w5 waits for four more women
+    assert a["groups"]["women"] == {"n": 5, "mean": 2.4, "median": 2.0,
+                                    "distribution": {"1": 1, "2": 2, "3": 1, "4": 1, "5": 0}}
+    assert a["groups"]["men"] == {"n": 5, "mean": 3.8, "median": 4.0,
+                                  "distribution": {"1": 0, "2": 0, "3": 2, "4": 2, "5": 1}}
+    assert a["groups"]["youth"]["n"] == "<5" and a["groups"]["youth"]["reason"] == "small"
+    assert a["overall"] == {"n": 10, "median": 3.0, "distribution": {"1": 1, "2": 2, "3": 3, "4": 3, "5": 1},
+                            "mean_pooled": 3.1, "mean_of_group_means": 3.1}
+    assert a["provider_score"] == 4.5 and a["gap"] == -1.4  # 31/10 − 4.5
+    assert a["change_week"] == 0.7  # 31/10 − 12/5: this week's new block of five men
+    assert a["change_round"] == -0.5  # 31/10 − 18/5
     assert a["agenda"] and a["agenda_reasons"] == ["drop_since_last_round"]
     assert b["overall"]["mean_pooled"] == 2.0 and b["overall"]["median"] == 2.0
     assert b["change_round"] == -1.0 and b["agenda_reasons"] == ["low_mean", "drop_since_last_round"]
     assert b["provider_score"] is None and "gap" not in b
 
 
-def test_last_week_digest_sees_only_what_was_scored_by_then(app, scored):
+def test_last_week_digest_sees_only_who_had_answered_by_then(app, scored):
     _, second = scored
     [section] = digest_for(app, "2026-W46")["scorecards"]
     a = section["indicators"][0]
-    assert section["respondents"]["total"] == 6
-    # w5 re-scored A in week 47: a replaced score keeps only its latest time, so it drops out of week 46's view
+    assert section["respondents"]["total"] == 5
     assert a["overall"]["n"] == 5 and a["overall"]["mean_pooled"] == 2.4
     assert a["overall"]["mean_of_group_means"] == 2.4
-    assert section["indicators"][1]["overall"]["n"] == 6  # w5's B was not re-scored
+    assert a["change_week"] is None and a["change_week_hidden"]["why_en"] == "change since last week <5"
+    assert section["indicators"][1]["overall"]["n"] == 5
 
 
 def test_unweighted_mean_of_group_means_differs_from_pooled(app):
@@ -111,10 +115,10 @@ def test_unweighted_mean_of_group_means_differs_from_pooled(app):
             score(app, f"y{n}", round_id, "youth", A=1, B=1)
         score(app, "u0", round_id, "undisclosed", A=1, B=1)
     a = digest_for(app)["scorecards"][0]["indicators"][0]
-    assert a["groups"]["unspecified"] == {"n": "<2", "suppressed": True}
-    assert a["groups"]["youth"] == {"n": "<2", "suppressed": True}  # complementary: protects 'unspecified'
-    assert a["overall"]["mean_pooled"] == round(33 / 9, 2)
-    assert a["overall"]["mean_of_group_means"] == 5.0  # only published declared groups
+    assert a["groups"]["unspecified"]["n"] == "<2" and a["groups"]["unspecified"]["suppressed"]
+    assert a["groups"]["youth"]["n"] == 2  # blocks of 2: nothing to protect by hiding more
+    assert a["overall"]["mean_pooled"] == round(32 / 8, 2)
+    assert a["overall"]["mean_of_group_means"] == 3.0  # only published declared groups
 
 
 def test_a_round_that_closes_mid_conversation_takes_no_scores(app):
@@ -152,22 +156,22 @@ def test_week_bounds_follow_ulaanbaatar_time():
             parse_week(bad, "Asia/Ulaanbaatar")
 
 
-def test_suppression_examples():
-    assert suppressed_keys({"women": 10, "men": 3}, 5) == {"men", "women"}
-    assert suppressed_keys({"women": 10, "men": 3, "youth": 7}, 5) == {"men", "youth"}
-    assert suppressed_keys({"women": 10, "men": 3, "youth": 2}, 5) == {"men", "youth"}
-    assert suppressed_keys({"women": 10, "men": 5}, 5) == set()
-    assert suppressed_keys({"women": 10, "men": 0}, 5) == set()
+def test_release_examples():
+    def shown(counts, **kw):
+        return {g: r.label() for g, r in release_counts(counts, 5, **kw).items()}
+
+    assert shown({"women": 10, "men": 3}) == {"women": 10, "men": "<5"}
+    assert shown({"women": 12, "men": 7, "youth": 0}) == {"women": 10, "men": 5, "youth": 0}
+    assert shown({"water": 10, "roads": 3}, exact_total=13, blocks=False) == {"water": "hidden", "roads": "hidden"}
+    assert shown({"water": 10, "roads": 7}, exact_total=17, blocks=False) == {"water": 10, "roads": 7}
 
 
 @given(st.dictionaries(st.sampled_from(["women", "men", "youth", "elderly", "unspecified"]),
                        st.integers(min_value=0, max_value=40)), st.integers(min_value=2, max_value=10))
-def test_no_hidden_cell_can_be_recovered_by_subtraction(counts, min_cell):
-    hidden = suppressed_keys(counts, min_cell)
-    assert {k for k, n in counts.items() if 0 < n < min_cell} <= hidden
-    if sum(counts.values()) >= min_cell:  # the total is published
-        # total − shown cells = the sum of the hidden ones: it must never be a single person-bearing cell
-        assert len([k for k in hidden if counts[k] > 0]) != 1
+def test_released_counts_are_whole_blocks(counts, min_cell):
+    released = release_counts(counts, min_cell)
+    assert {k for k, n in counts.items() if 0 < n < min_cell} == {k for k, r in released.items() if not r.shown}
+    assert all(r.n % min_cell == 0 and r.n <= counts[k] < r.n + min_cell for k, r in released.items() if r.shown)
 
 
 def test_meetings_and_action_items_sections(app):
@@ -198,7 +202,7 @@ def test_meetings_and_action_items_sections(app):
     assert digest["meetings"] == {"available": True, "meetings": [{
         "id": meeting.id, "kind": "interface", "title_mn": "7-р хорооны ИНХ", "title_en": "Khoroo 7 meeting",
         "starts_at": "2026-11-20T10:00:00", "status": "scheduled", "sent": 3, "delivered": 2, "failed": 1,
-        "rsvp_yes": 2, "rsvp_no": 1}]}
+        "rsvp_yes": "<5", "rsvp_no": "<5"}]}  # answers build up week by week: counted in blocks of 5
     assert [(a["action"], a["overdue"], a["indicator"]) for a in digest["action_items"]] == [
         ("Old promise", True, None), ("Due now", False, "B")]
 
