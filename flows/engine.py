@@ -166,6 +166,7 @@ class _Run:
         self.replies: list[str] = []
         self.events: list[dict] = []
         self.goto: str | None = None
+        self.localized: dict[tuple, tuple[Any, Any]] = {}  # (id, language, script) → (object, its template form)
 
     # ---- entry points ----------------------------------------------------------------------------------
 
@@ -583,24 +584,29 @@ class _Run:
         return _plain_render(text, self.ctx, {**self.values(), **(extra or {})})
 
     def values(self) -> dict[str, Any]:
-        language, script = self.ctx.language, self.ctx.script
-        values: dict[str, Any] = {}
-        for name in self.flow.uses:
-            if name in self.ctx.vars:
-                values[name] = localize(self.ctx.vars[name], language, script)
+        values = {name: self.localize(self.ctx.vars[name]) for name in self.flow.uses if name in self.ctx.vars}
         for name, result in self.state["results"].items():
             _put_path(values, name.split("."), result.get("value"))
         for step in self.flow.steps.values():
             if step.answer and step.answer.choices_from and step.save in self.state["results"]:
-                chosen = self.chosen_items(step) if step.answer.most is not None else self.chosen_item(step)
-                values[step.save] = localize(chosen, language, script)
+                values[step.save] = [self.localize(item) for item in self.chosen_items(step)] \
+                    if step.answer.most is not None else self.localize(self.chosen_item(step))
         step = self.flow.steps.get(self.state.get("step"))
         if step and step.foreach:
             items, index = self.foreach_items(step), self.state.get("item", 0)
             if index < len(items):
-                values[step.foreach.item_name] = localize(items[index], language, script)
+                values[step.foreach.item_name] = self.localize(items[index])
                 values["loop"] = {"number": index + 1, "total": len(items)}
         return values
+
+    def localize(self, value: Any) -> Any:
+        """Data ready for templates, made once per object, language and script in a call: the gateway's data
+        does not change meanwhile, and a shortlist of votes is rendered into several texts per message."""
+        key = (id(value), self.ctx.language, self.ctx.script)
+        made = self.localized.get(key)
+        if made is None or made[0] is not value:
+            made = self.localized[key] = (value, localize(value, self.ctx.language, self.ctx.script))
+        return made[1]
 
     # ---- data lookups ----------------------------------------------------------------------------------
 
@@ -696,8 +702,8 @@ def _put_path(values: dict, parts: list[str], value: Any) -> None:
     target = values
     for part in parts[:-1]:
         existing = target.get(part)
-        if not isinstance(existing, dict):
-            existing = target[part] = {}
+        # a copy: the values may share the call's localized variables, which must stay as they are
+        existing = target[part] = dict(existing) if isinstance(existing, dict) else {}
         target = existing
     target[parts[-1]] = value
 

@@ -279,23 +279,26 @@ class Paper:
     voted: tuple[int, ...]
 
 
+# Written out rather than built by peewee: the vote flow reads it on every message, and building the query
+# cost more than running it.
+PAPERS_SQL = """
+SELECT r.id, r.status, u.code, r.max_choices, r.closes_on, r.closed_at, r.fund_amount, b.choice_bits,
+       p.number, p.name_mn, p.name_en, p.name_latn, p.description_mn, p.description_en, p.description_latn
+FROM vote_round r
+JOIN admin_unit u ON u.id = r.admin_unit_id
+JOIN vote_project p ON p.round_id = r.id
+LEFT JOIN ballot b ON b.round_id = r.id AND b.contact_id = ?
+WHERE r.status = 'open' OR (r.status = 'closed' AND r.admin_unit_id = ? AND r.closed_at >= ?)
+ORDER BY r.id, p.number
+"""
+
+
 def papers_for(contact_id: int | None, unit_id: int | None, closed_since: dt.datetime) -> list[Paper]:
     """Every open round with its shortlist and this person's vote in it, and their own unit's rounds closed
     since `closed_since`: one query (the vote flow reads it on every message)."""
-    ballot = Ballot.alias()
-    recently_closed = ((VoteRound.status == "closed") & (VoteRound.admin_unit == unit_id)
-                       & (VoteRound.closed_at >= closed_since))
-    query = (VoteProject.select(VoteRound.id, VoteRound.status, AdminUnit.code, VoteRound.max_choices,
-                                VoteRound.closes_on, VoteRound.closed_at, VoteRound.fund_amount, ballot.choice_bits,
-                                VoteProject.number, VoteProject.name_mn, VoteProject.name_en, VoteProject.name_latn,
-                                VoteProject.description_mn, VoteProject.description_en, VoteProject.description_latn)
-             .join(VoteRound).join(AdminUnit)
-             .join(ballot, pw.JOIN.LEFT_OUTER, on=((ballot.round == VoteRound.id) & (ballot.contact == contact_id)))
-             .where((VoteRound.status == "open") | recently_closed if unit_id is not None
-                    else VoteRound.status == "open")
-             .order_by(VoteRound.id, VoteProject.number).tuples())
     papers: dict[int, tuple[list, list]] = {}
-    for rid, status, code, most, closes_on, closed_at, fund, bits, number, *texts in query:
+    for rid, status, code, most, closes_on, closed_at, fund, bits, number, *texts in _rows(
+            PAPERS_SQL, (contact_id, unit_id, closed_since)):
         head, projects = papers.setdefault(
             rid, ([rid, status, code, most, _as_date(closes_on), _as_datetime(closed_at), fund, bits], []))
         projects.append(_project_item(number, *texts))
