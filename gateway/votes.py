@@ -181,11 +181,6 @@ def unit_name(unit: AdminUnit, language: str, script: str = "cyrl") -> str:
     return row.short_name(language, script)
 
 
-def is_taking_votes(app: Flask, round_: store.VoteRound) -> bool:
-    """Open, and its last day (local) has not passed."""
-    return round_.status == "open" and (round_.closes_on is None or round_.closes_on >= local_today(app))
-
-
 RESULT_COLUMNS = ["vote", "admin_unit", "status", "project", "project_mn", "project_en", "group", "votes", "rank",
                   "share"]
 

@@ -380,14 +380,6 @@ def record_vote(contact: Contact | int, vote: CastVote, now: dt.datetime | None 
      .execute())
 
 
-def ballot_of(round_id: int, contact: Contact | int) -> Ballot | None:
-    return Ballot.get_or_none((Ballot.round == round_id) & (Ballot.contact == contact))
-
-
-def is_new_contact(contact: Contact, now: dt.datetime | None = None) -> bool:
-    return contact.created_at is not None and contact.created_at > (now or utcnow()) - NEW_CONTACT_AGE
-
-
 # --- the tally --------------------------------------------------------------------------------------------
 
 Suppress = Callable[[dict[str, int], int], set[str]]
