@@ -514,10 +514,9 @@ class _Run:
         if answer.kind in ("number", "text", "date"):
             return self.text(step.ask), []
         choices, picked = self.choices(step), self.state.get("picks")
-        if picked:  # USSD, one choice at a time: what is chosen so far, the rest, and 0 when done
+        if picked:  # USSD, one choice at a time: the numbers chosen so far (names would not fit), the rest, 0
             by_key = {choice.key: choice for choice in choices}
-            chosen = ", ".join(f"{by_key[key].number}) {self.label(step, by_key[key])}" for key in picked
-                               if key in by_key)
+            chosen = ", ".join(str(by_key[key].number) for key in picked if key in by_key)
             rest = [(choice.number, self.label(step, choice)) for choice in choices if choice.key not in picked]
             return self.text(MESSAGES["picked"], {"picked": chosen}), rest + [(0, self.text(MESSAGES["done"]))]
         return self.text(step.ask), [(choice.number, self.label(step, choice)) for choice in choices]
