@@ -206,7 +206,7 @@ def test_the_shortlist_over_ussd_is_paged_and_several_choices_are_one_at_a_time(
         page_2 = someone.ussd("99")[0]
         assert page_2.startswith("6. Hogjliin tosol dugaar 6") and page_2.endswith("99 Tsaash\n0 Butsah")
         someone.ussd("12")
-        assert someone.ussd("1")[0].startswith("Songoson: 12) Hogjliin tosol dugaar 12, 1) Hogjliin tosol dugaar 1.")
+        assert someone.ussd("1")[0].startswith("Songoson: 12, 1. Oor songoh uu?\n2. Hogjliin tosol dugaar 2")
 
         assert someone.ussd("0")[0].startswith("Tanii songolt: 12, 1. Zov uu?")
         screen, ended = someone.ussd("1")
