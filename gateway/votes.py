@@ -17,7 +17,7 @@ from flows.catalog import AdminUnit as CatalogUnit
 from flows.decision import Person
 from flows.effects import RecordVote
 from flows.text import sms_size, to_latin
-from gateway.clock import local_today, local_zone
+from gateway.clock import local_today, to_local
 from gateway.conversation import AppliedRun, admin_catalog
 from gateway.logs import log_event
 from storage import votes as store
@@ -141,7 +141,7 @@ def _int(value: object) -> int | None:
 
 
 def local_date(app: Flask, naive_utc: dt.datetime) -> dt.date:
-    return naive_utc.replace(tzinfo=dt.UTC).astimezone(local_zone(app)).date()
+    return to_local(app, naive_utc).date()
 
 
 # --- results -------------------------------------------------------------------------------------------------
@@ -165,7 +165,7 @@ def fairness(app: Flask, round_: store.VoteRound) -> dict:
 def local_iso(app: Flask, naive_utc: dt.datetime | None) -> str | None:
     if naive_utc is None:
         return None
-    return naive_utc.replace(tzinfo=dt.UTC).astimezone(local_zone(app)).isoformat(timespec="minutes")
+    return to_local(app, naive_utc).isoformat(timespec="minutes")
 
 
 def _local_summary(app: Flask, round_: store.VoteRound) -> dict:
