@@ -35,6 +35,7 @@ RECORD_RESULTS = {
     "join": ("unit",),
     "complaint_followup": ("solved",),
     "complaint_reply": ("answer",),
+    "ldf_vote": ("vote", "choice"),
 }
 
 
@@ -358,6 +359,12 @@ def _answer_rules(flow: Flow, step: Step) -> list[Issue]:
     if step.foreach and answer.choices_from:
         message = f"step '{step.id}': foreach cannot be combined with choices_from"
         issues.append(_issue(flow, path + ("foreach",), "invalid_foreach", message))
+    if answer.where and not answer.choices_from:
+        message = f"step '{step.id}': 'where' picks items of a choices_from list"
+        issues.append(_issue(flow, path + ("where",), "invalid_where", message))
+    if answer.most is not None and (answer.kind != "choices" or answer.other_key or step.foreach):
+        message = f"step '{step.id}': 'most' needs choices or choices_from (without 'other' or foreach)"
+        issues.append(_issue(flow, path + ("most",), "invalid_most", message))
     return issues
 
 
@@ -512,7 +519,9 @@ def _sample_results(step: Step) -> dict[str, dict]:
     if answer is None:
         return {}
     if answer.choices_from:
-        return {step.save: {"value": SAMPLE_VARS["rounds"][0]["key"], "category": "choice"}}
+        items = SAMPLE_VARS.get(answer.choices_from.split(".")[0]) or SAMPLE_VARS["rounds"]
+        value = " ".join(str(p["key"]) for p in _SAMPLE_PROJECTS[:2]) if answer.most else str(items[0]["key"])
+        return {step.save: {"value": value, "category": "choice"}}
     value = {
         "choices": max((choice.key for choice in answer.choices), key=len, default="x"),
         "yes_no": "yes", "number": answer.maximum if answer.maximum is not None else 100,
@@ -538,7 +547,23 @@ _INDICATORS = [
 _MEETING = {"date": "2026-06-20", "time": "18:00",
             "title": {"mn": "7-р хорооны ИНХ", "en": "Khoroo 7 Citizens' General Meeting"},
             "place": {"mn": "хорооны байранд", "en": "at the khoroo office"}}
+# A Local Development Fund vote: twelve projects, names as long as staff may write them (60 characters).
+_SAMPLE_PROJECTS = [{"key": str(number), "mn": mn, "en": en} for number, (mn, en) in enumerate([
+    ("Гудамжны гэрэл", "Street lights"), ("Усны цэг", "Water kiosk"), ("Цэцэрлэгийн хашаа", "Kindergarten fence"),
+    ("Замын засвар", "Road repair"), ("Хүүхдийн тоглоомын талбай", "Children's playground"),
+    ("Хогийн цэг", "Waste point"), ("Гүүр", "Footbridge"), ("Спорт талбай", "Sports ground"),
+    ("Автобусны буудал", "Bus stop"), ("Үерийн суваг", "Flood channel"), ("Ногоон байгууламж", "Green space"),
+    ("Хэсгийн ахлагчийн байр", "Kheseg leaders' room")], 1)]
+_SAMPLE_VOTE = {"key": "3", "unit": "SHD-07", "near": ["SHD-07", "SHD-08"], "mn": "Сонгинохайрхан, 7-р хороо",
+                "en": "Songinokhairkhan khoroo 7", "short": {"mn": "7-р хороо", "en": "khoroo 7"}, "most": 3,
+                "closes": "2026-06-30",
+                "fund": {"mn": "150 сая ₮", "en": "MNT 150 million", "latn": "150 saya tug"},
+                "projects": _SAMPLE_PROJECTS, "voted": ["1", "2"]}
 SAMPLE_VARS: dict[str, Any] = {
+    "votes": [_SAMPLE_VOTE, {**_SAMPLE_VOTE, "key": "4", "unit": "SHD-08", "mn": "Сонгинохайрхан, 8-р хороо",
+                              "en": "Songinokhairkhan khoroo 8"}],
+    "home": _SAMPLE_VOTE,
+    "closed_here": {**_SAMPLE_VOTE, "closed": "2026-05-31"},
     "ref": "G-0412",
     "meeting": _MEETING,
     "rounds": [

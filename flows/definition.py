@@ -12,7 +12,8 @@ from flows.text import to_latin
 Severity = Literal["error", "warning"]
 DEFAULT_MAX_RETRIES = 2
 DEFAULT_SMS_WAIT = timedelta(days=3)
-RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup", "complaint_reply")
+RECORD_KINDS = ("scorecard", "complaint", "rsvp", "join", "complaint_followup", "complaint_reply",
+                "ldf_vote")
 # System flows play a part in every conversation; the decision finds them by role (flows/system/*.yaml) and
 # gives each role these variables, which its texts and conditions may read.
 ROLE_VARS: dict[str, frozenset[str]] = {
@@ -115,6 +116,9 @@ class Answer:
     optional: bool = False
     levels: tuple[str, ...] = ()
     ask_second: Text | None = None
+    # choices_from only: keep the items whose field equals a saved result or data path ((field, path), …)
+    where: tuple[tuple[str, str], ...] = ()
+    most: int | str | None = None  # up to this many choices (a number, or a path to one in the data)
 
 
 # choices_from compiles to kind "choices" with ``choices_from`` set: its items arrive with the context.

@@ -143,6 +143,16 @@ class RecordCitizenReply:
 
 
 @dataclass(frozen=True)
+class RecordVote:
+    """A Local Development Fund vote: it replaces the person's earlier vote in the same round."""
+
+    run: RunRef
+    vote_key: str
+    choices: tuple[str, ...]  # project numbers, as chosen
+    group: str | None
+
+
+@dataclass(frozen=True)
 class JoinUnit:
     """Put the person in an admin unit's audience; only `replace` moves someone already placed."""
 
@@ -150,7 +160,8 @@ class JoinUnit:
     replace: bool
 
 
-RECORD_EFFECTS = (RecordComplaint, RecordScores, RecordRsvp, RecordFollowup, RecordCitizenReply, JoinUnit)
+RECORD_EFFECTS = (RecordComplaint, RecordScores, RecordRsvp, RecordFollowup, RecordCitizenReply, RecordVote,
+                  JoinUnit)
 Effect = (NoteInbound | SetLanguage | SetScript | OptIn | OptOut | EndSmsRuns | StartRun | SaveRun | SaveResults
           | ReserveReference | SaveSession | RecordComplaint | RecordScores | RecordRsvp | RecordFollowup
-          | RecordCitizenReply | JoinUnit)
+          | RecordCitizenReply | RecordVote | JoinUnit)

@@ -20,7 +20,8 @@ from flows.conditions import matches
 from flows.definition import Choice, Flow, Step, Text
 from flows.lexicon import Lexicon, default_lexicon
 from flows.messages import MESSAGES, MORE_NUMBER, SKIP_UNIT_NUMBER
-from flows.screens import sms_question, ussd_pages
+from flows.picks import TOO_MANY_CHOICES, parse_picks
+from flows.screens import sms_pages, ussd_pages
 from flows.templates import is_template, localize, pick_language, render
 from flows.text import to_latin
 
@@ -108,6 +109,11 @@ def _checked_state(flow: Flow, state: Any) -> dict:
         value = fresh.get(counter)
         fresh[counter] = value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
     fresh["unit"] = _checked_unit(fresh.get("unit"))
+    picks = fresh.get("picks")
+    fresh["picks"] = [key for key in picks if isinstance(key, str)] if isinstance(picks, list) else []
+    note = fresh.pop("note", None)
+    if isinstance(note, dict) and isinstance(note.get("text"), str) and isinstance(note.get("step"), str | None):
+        fresh["note"] = {"text": note["text"], "step": note["step"]}
     back = fresh.get("back")
     fresh["back"] = [item for item in back if isinstance(item, dict)] if isinstance(back, list) else []
     return fresh
@@ -144,7 +150,8 @@ def _plain_render(text: Text, ctx: Context,
     source = text.source(ctx.language, ctx.script)
     if is_template(source):
         values = values() if callable(values) else values
-        source = render(source, {"lang": ctx.language, "script": ctx.script, **(values or {})})
+        source = render(source, {"lang": ctx.language, "script": ctx.script, "channel": ctx.channel,
+                                 **(values or {})})
     return _latin(source) if ctx.language == "mn" and ctx.script == "latn" else source
 
 
@@ -170,7 +177,7 @@ class _Run:
         self.replies: list[str] = []
         self.events: list[dict] = []
         self.goto: str | None = None
-        self.saved_unit: str | None = None  # "Сонгинохайрхан, 7-р хороо.": opens the next message
+        self.localized: dict[tuple, tuple[Any, Any]] = {}  # (id, language, script) → (object, its template form)
 
     # ---- entry points ----------------------------------------------------------------------------------
 
@@ -182,7 +189,11 @@ class _Run:
         if self.state.get("status") != "waiting":
             return
         step = self.flow.steps[self.state["step"]]
+        if self.state["picks"] and text.strip() == "0":  # USSD, several choices one at a time: "0" = done
+            return self.move_on(step)
         if self.ctx.channel == "ussd" and self.navigate(step, text.strip()):
+            return
+        if self.ctx.channel == "sms" and self.next_sms_page(step, text.strip()):
             return
         self.accept_or_reject(step, text)
 
@@ -206,7 +217,9 @@ class _Run:
             step = self.flow.steps.get(step_id or "")
             if step is None:
                 return self.finish("completed", "run_completed")
-            self.state.update(step=step.id, retries=0, page=0, item=0, unit=None)
+            self.state.update(step=step.id, retries=0, page=0, item=0, unit=None, picks=[])
+            if (self.state.get("note") or {}).get("step") not in (None, step.id):
+                del self.state["note"]  # it opened the previous question's screen: done
             self.act(step)
             waits = bool(step.answer) and self.needs_answer(step)
             if step.say and not waits:
@@ -243,7 +256,7 @@ class _Run:
     def needs_answer(self, step: Step) -> bool:
         """False when the answer is already known: one open round, an empty list, or no admin units."""
         if step.answer.choices_from:
-            items = self.list_var(step.answer.choices_from)
+            items = self.items(step)
             if len(items) == 1 and step.save:
                 self.save(step, step.save, str(items[0].get("key")), str(items[0].get("key")))
                 return False
@@ -261,6 +274,8 @@ class _Run:
         return None
 
     def wait(self, step: Step) -> None:
+        if self.state.get("note") and self.state["note"]["step"] is None:
+            self.state["note"]["step"] = step.id
         self.state["status"] = "waiting"
         self.replies.append(self.screen(step))
         self.event("wait_started", step=step.id)
@@ -296,6 +311,8 @@ class _Run:
         return self.take_unit(step, text)
 
     def take_choice(self, step: Step, text: str) -> str | Rejected:
+        if step.answer.most is not None:
+            return self.take_picks(step, text)
         parsed = answers.parse_choice(text, self.choices(step), self.lexicon)
         if isinstance(parsed, answers.Accepted):
             return self.save_answer(step, parsed.value.key, parsed.value.key)
@@ -304,6 +321,28 @@ class _Run:
                 self.save(step, step.answer.other_save, answers.clean(text)[:MAX_SAVED_TEXT], "text")
             return self.save_answer(step, step.answer.other_key, step.answer.other_key)
         return parsed
+
+    def take_picks(self, step: Step, text: str) -> str | Rejected:
+        """Up to `most` choices: all in one SMS ("1 3"); on USSD one per screen until `most`, or "0" when done."""
+        most, picked = self.most(step), self.state["picks"]
+        parsed = parse_picks(text, self.choices(step), most, self.lexicon)
+        if isinstance(parsed, Rejected):
+            return parsed
+        picked = picked + [key for key in parsed.value if key not in picked]
+        if len(picked) > most:
+            return Rejected(TOO_MANY_CHOICES)
+        self.state["picks"] = picked
+        if step.save:
+            self.save(step, step.save, " ".join(picked), "choices")
+        return "stay" if self.ctx.channel == "ussd" and len(picked) < most else "next"
+
+    def most(self, step: Step) -> int:
+        most = step.answer.most
+        value = most if isinstance(most, int) else self.lookup(str(most))
+        try:
+            return max(1, int(value))
+        except (TypeError, ValueError):
+            return 1
 
     def take_text(self, step: Step, text: str) -> str | Rejected:
         if step.answer.optional and answers.is_skip(text, self.lexicon):
@@ -352,7 +391,10 @@ class _Run:
         return found if len(found.units) <= MAX_CANDIDATES else Rejected(answers.TOO_MANY_PLACES)
 
     def save_unit(self, step: Step, unit: AdminUnit) -> str:
-        self.saved_unit = self.ctx.units.confirmation(unit, self.ctx.language, self.ctx.script)
+        # "Сонгинохайрхан, 7-р хороо." opens the next message; kept in the state with the step that shows it, so
+        # that step's USSD pages are split the same way on every "99".
+        self.state["note"] = {"text": self.ctx.units.confirmation(unit, self.ctx.language, self.ctx.script),
+                              "step": None}
         return self.save_answer(step, unit.code, unit.kind)
 
     def save_answer(self, step: Step, value: Any, category: str) -> str:
@@ -407,6 +449,13 @@ class _Run:
             return self.show(self.flow.steps[self.state["step"]], "went_back")
         return False
 
+    def next_sms_page(self, step: Step, text: str) -> bool:
+        """"99" on SMS shows the next part of a menu too long for one message."""
+        if text != MORE_NUMBER or not self.is_menu(step) or self.state["page"] + 1 >= len(self.sms_pages(step)):
+            return False
+        self.state["page"] += 1
+        return self.show(step, "page_turned")
+
     def is_menu(self, step: Step) -> bool:
         if step.answer.kind == "choices" and step.answer.other_key:
             return False
@@ -422,7 +471,7 @@ class _Run:
     def snapshot(self) -> dict:
         state = self.state
         return {"step": state.get("step"), "results": _copied(state["results"]), "item": state.get("item"),
-                "unit": _copied(state.get("unit"))}
+                "unit": _copied(state.get("unit")), "picks": _copied(state.get("picks"))}
 
     def restore(self, snapshot: dict) -> None:
         self.state.update(_copied(snapshot), page=0, retries=0, status="waiting")
@@ -431,20 +480,28 @@ class _Run:
 
     def screen(self, step: Step, hint: str | None = None) -> str:
         """The question for the current position, as one SMS or one USSD screen (page)."""
-        if self.ctx.channel == "ussd":
-            pages = self.pages(step)
-            return pages[min(self.state.get("page", 0), len(pages) - 1)]
+        pages = self.pages(step) if self.ctx.channel == "ussd" else self.sms_pages(step, hint)
+        return pages[min(self.state.get("page", 0), len(pages) - 1)]
+
+    def sms_pages(self, step: Step, hint: str | None = None) -> list[str]:
+        """The question as one SMS, or, for a menu too long for two segments, parts ending in "99-Цааш"."""
         question, items = self.question(step)
-        body = sms_question(question, items)
         if hint:
-            return f"{hint} {body}" if hint[-1:] in ".!?:" else f"{hint}. {body}"
-        if step.say and self.first_visit():
-            return f"{self.text(step.say)} {body}"  # one SMS, not two: costs the same or less
-        return body
+            question = f"{hint} {question}" if hint[-1:] in ".!?:" else f"{hint}. {question}"
+        elif step.say and self.first_visit() and self.text(step.say):
+            question = f"{self.text(step.say)} {question}"  # one SMS, not two: costs the same or less
+        if self.note(step) and not hint:
+            question = f"{self.note(step)} {question}"
+        return sms_pages(question, items, self.ctx.language, self.ctx.script)
+
+    def note(self, step: Step) -> str | None:
+        """The saved unit's name, when this step's screen is the one that opens with it."""
+        note = self.state.get("note") or {}
+        return note.get("text") if note.get("step") == step.id else None
 
     def first_visit(self) -> bool:
-        """Not yet past the first item of a foreach or the first level of an admin unit."""
-        return not self.state.get("unit") and not self.state.get("item")
+        """Not yet past the first item of a foreach, the first level of an admin unit or the first pick."""
+        return not self.state.get("unit") and not self.state.get("item") and not self.state.get("picks")
 
     def pages(self, step: Step) -> list[str]:
         """USSD pages of the current position. The split depends only on the state (not on what was said
@@ -457,6 +514,8 @@ class _Run:
             head = [self.text(step.say), question]
         else:
             head = [question]
+        if self.note(step) and not self.state.get("retries"):
+            head = [self.note(step), *head]
         return ussd_pages(head, items, self.ctx.language, self.ctx.script)
 
     def question(self, step: Step) -> tuple[str, list[tuple[int, str]]]:
@@ -466,7 +525,13 @@ class _Run:
             return self.unit_question(step)
         if answer.kind in ("number", "text", "date"):
             return self.text(step.ask), []
-        return self.text(step.ask), [(choice.number, self.label(step, choice)) for choice in self.choices(step)]
+        choices, picked = self.choices(step), self.state.get("picks")
+        if picked:  # USSD, one choice at a time: the numbers chosen so far (names would not fit), the rest, 0
+            by_key = {choice.key: choice for choice in choices}
+            chosen = ", ".join(str(by_key[key].number) for key in picked if key in by_key)
+            rest = [(choice.number, self.label(step, choice)) for choice in choices if choice.key not in picked]
+            return self.text(MESSAGES["picked"], {"picked": chosen}), rest + [(0, self.text(MESSAGES["done"]))]
+        return self.text(step.ask), [(choice.number, self.label(step, choice)) for choice in choices]
 
     def label(self, step: Step, choice: Choice) -> str:
         """Authors' labels are templates; labels from the gateway's data are shown as they are."""
@@ -503,6 +568,11 @@ class _Run:
         has_range = answer.kind == "number" and None not in bounds.values()
         if reason == answers.SEVERAL_NUMBERS:
             return self.text(MESSAGES["hint_one_number_range" if has_range else "hint_one_number"], bounds)
+        if answer.most is not None and not step.hint and (reason == TOO_MANY_CHOICES or self.ctx.channel == "sms"):
+            most = self.most(step)
+            if reason == TOO_MANY_CHOICES and most == 1:
+                return self.text(MESSAGES["hint_only_one"])
+            return self.text(MESSAGES["hint_too_many" if reason == TOO_MANY_CHOICES else "hint_picks"], {"most": most})
         naming_a_place = (not (self.state.get("unit") or {}).get("parent") and not step.hint
                           and self.ctx.channel == "sms")  # a USSD screen has room only for "pick a number"
         if reason in (answers.TOO_MANY_PLACES, answers.UNKNOWN_PLACE) and naming_a_place:
@@ -525,23 +595,29 @@ class _Run:
         return _plain_render(text, self.ctx, lambda: {**self.values(), **(extra or {})})
 
     def values(self) -> dict[str, Any]:
-        language, script = self.ctx.language, self.ctx.script
-        values: dict[str, Any] = {}
-        for name in self.flow.uses:
-            if name in self.ctx.vars:
-                values[name] = localize(self.ctx.vars[name], language, script)
+        values = {name: self.localize(self.ctx.vars[name]) for name in self.flow.uses if name in self.ctx.vars}
         for name, result in self.state["results"].items():
             _put_path(values, name.split("."), result.get("value"))
         for step in self.flow.steps.values():
             if step.answer and step.answer.choices_from and step.save in self.state["results"]:
-                values[step.save] = localize(self.chosen_item(step), language, script)
+                values[step.save] = [self.localize(item) for item in self.chosen_items(step)] \
+                    if step.answer.most is not None else self.localize(self.chosen_item(step))
         step = self.flow.steps.get(self.state.get("step"))
         if step and step.foreach:
             items, index = self.foreach_items(step), self.state.get("item", 0)
             if index < len(items):
-                values[step.foreach.item_name] = localize(items[index], language, script)
+                values[step.foreach.item_name] = self.localize(items[index])
                 values["loop"] = {"number": index + 1, "total": len(items)}
         return values
+
+    def localize(self, value: Any) -> Any:
+        """Data ready for templates, made once per object, language and script in a call: the gateway's data
+        does not change meanwhile, and a shortlist of votes is rendered into several texts per message."""
+        key = (id(value), self.ctx.language, self.ctx.script)
+        made = self.localized.get(key)
+        if made is None or made[0] is not value:
+            made = self.localized[key] = (value, localize(value, self.ctx.language, self.ctx.script))
+        return made[1]
 
     # ---- data lookups ----------------------------------------------------------------------------------
 
@@ -549,7 +625,7 @@ class _Run:
         """Choices written in the flow, after those from the gateway's data (the USSD menu adds "English")."""
         if not step.answer.choices_from:
             return step.answer.choices
-        items = self.list_var(step.answer.choices_from)
+        items = self.items(step)
         from_data = tuple(
             Choice(str(item.get("key")), Text(str(item.get("mn", "")), str(item.get("en", "")), item.get("latn")),
                    number) for number, item in enumerate(items, 1))
@@ -557,12 +633,28 @@ class _Run:
                                  for number, choice in enumerate(step.answer.choices, 1))
 
     def list_var(self, name: str) -> list[Mapping]:
-        value = self.ctx.vars.get(name) if name in self.flow.uses else None
+        """A list the gateway provides (`rounds`), or one inside a chosen item (`vote.projects`)."""
+        value = self.lookup(name) if "." in name else self.ctx.vars.get(name) if name in self.flow.uses else None
         return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list | tuple) else []
+
+    def items(self, step: Step) -> list[Mapping]:
+        """A choices_from step's list, narrowed by its `where` (an item field equal to, or a list holding, a value
+        found by path); a path with no value keeps nothing."""
+        items = self.list_var(step.answer.choices_from)
+        for field_name, path in step.answer.where:
+            wanted = self.lookup(path)
+            items = [item for item in items if wanted is not None and _holds(item.get(field_name), wanted)]
+        return items
 
     def chosen_item(self, step: Step) -> Mapping | None:
         key = self.state["results"].get(step.save, {}).get("value")
         return next((item for item in self.list_var(step.answer.choices_from) if str(item.get("key")) == key), None)
+
+    def chosen_items(self, step: Step) -> list[Mapping]:
+        """The items of a several-choice step, in the order chosen."""
+        keys = str(self.state["results"].get(step.save, {}).get("value") or "").split()
+        by_key = {str(item.get("key")): item for item in self.list_var(step.answer.choices_from)}
+        return [by_key[key] for key in keys if key in by_key]
 
     def foreach_items(self, step: Step) -> list[Mapping]:
         value = self.lookup(step.foreach.list_path)
@@ -596,9 +688,11 @@ class _Run:
         replies = self.replies
         if self.ctx.channel == "ussd" and len(replies) > 1:
             replies = ["\n".join(replies)]  # one USSD hop shows one screen
-        if self.saved_unit:  # the next message opens by naming the unit that was saved
+        note = self.state.get("note")
+        if note and note["step"] is None:  # no question showed the saved unit: the last message opens with it
             joiner = "\n" if self.ctx.channel == "ussd" else " "
-            replies = [joiner.join([self.saved_unit, *replies[:1]]), *replies[1:]]
+            replies = [joiner.join([note["text"], *replies[:1]]), *replies[1:]]
+            del self.state["note"]
         waiting = status == "waiting" and self.ctx.channel == "sms"
         if status != "waiting":
             self.state["back"] = []
@@ -615,6 +709,10 @@ def _copied(value: Any) -> Any:
     if isinstance(value, list):
         return [_copied(item) for item in value]
     return value
+def _holds(value: Any, wanted: Any) -> bool:
+    if isinstance(value, list | tuple):
+        return str(wanted) in {str(item) for item in value}
+    return value is not None and str(value) == str(wanted)
 
 
 def _put_path(values: dict, parts: list[str], value: Any) -> None:
@@ -622,8 +720,8 @@ def _put_path(values: dict, parts: list[str], value: Any) -> None:
     target = values
     for part in parts[:-1]:
         existing = target.get(part)
-        if not isinstance(existing, dict):
-            existing = target[part] = {}
+        # a copy: the values may share the call's localized variables, which must stay as they are
+        existing = target[part] = dict(existing) if isinstance(existing, dict) else {}
         target = existing
     target[parts[-1]] = value
 

@@ -43,7 +43,7 @@ SYSTEM_DIR = BUNDLED_DIR / "system"  # always loaded: consent, menu, help, langu
 MESSAGES_FILE = "messages.yaml"
 SCHEMA_PATH = BUNDLED_DIR / "schema.json"
 _DURATION_UNITS = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}
-_ENGINE_NAMES = frozenset({"lang", "script", "loop"})  # provided by the engine, not by the gateway
+_ENGINE_NAMES = frozenset({"lang", "script", "channel", "loop"})  # provided by the engine, not by the gateway
 
 
 @dataclass
@@ -317,6 +317,8 @@ def _compile_answer(raw: dict) -> Answer | None:
         return Answer(
             kind="choices", choices=_compile_choices(raw.get("choices", [])), choices_from=raw.get("choices_from"),
             other_key=other.get("key"), other_save=other.get("save_text"),
+            where=tuple((str(field), str(path)) for field, path in (raw.get("where") or {}).items()),
+            most=raw.get("most"),
         )
     if "number" in raw:
         bounds = raw["number"] or {}
@@ -382,7 +384,10 @@ def _with_uses(flow: Flow) -> Flow:
             for source in text.variants().values():
                 read |= variables_in(source)
         if step.answer and step.answer.choices_from:
-            read.add(step.answer.choices_from)
+            read.add(step.answer.choices_from.split(".")[0])
+            read |= {path.split(".")[0] for _, path in step.answer.where}
+        if step.answer and isinstance(step.answer.most, str):
+            read.add(step.answer.most.split(".")[0])
         if step.foreach:
             read.add(step.foreach.list_path.split(".")[0])
     chosen_lists = {step.save: step.answer.choices_from for step in flow.steps.values()

@@ -21,6 +21,19 @@ MESSAGES: dict[str, Text] = {
         "Gants too bichne uu ({{min}}-{{max}})",
     ),
     "hint_choice": Text("Дугаараа сонгоно уу", "Please reply with one of the numbers", "Dugaaraa songono uu"),
+    # Several choices in one answer (`most`): "1 3" on SMS, one number per screen on USSD.
+    "hint_picks": Text(
+        "{{most}} хүртэлх дугаараа зайгаар тусгаарлан бичнэ үү, жишээ нь 1 3",
+        "Send up to {{most}} of the numbers, with spaces, e.g. 1 3",
+        "{{most}} hurteleh dugaaraa zaigaar tusgaarlan bichne uu, jishee ni 1 3",
+    ),
+    "hint_too_many": Text(
+        "{{most}}-аас ихгүйг сонгоно уу", "Please choose no more than {{most}}", "{{most}}-aas ihguig songono uu",
+    ),
+    "hint_only_one": Text("Ганцыг сонгоно уу", "Please choose only one", "Gantsiig songono uu"),
+    "picked": Text("Сонгосон: {{picked}}. Өөр сонгох уу?", "Chosen: {{picked}}. Another?",
+                   "Songoson: {{picked}}. Oor songoh uu?"),
+    "done": Text("Болсон", "Done", "Bolson"),
     "hint_yes_no": Text(
         "1 эсвэл 2 гэж хариулна уу", "Please reply 1 (yes) or 2 (no)", "1 (tiim) esvel 2 (ugui) gej hariulna uu",
     ),

@@ -12,6 +12,7 @@ from flows.effects import (
     RecordFollowup,
     RecordRsvp,
     RecordScores,
+    RecordVote,
     RunRef,
 )
 
@@ -60,6 +61,11 @@ def _citizen_reply(run: RunRef, values: dict) -> RecordCitizenReply | None:
     return RecordCitizenReply(run, text) if text else None
 
 
+def _vote(run: RunRef, values: dict) -> RecordVote | None:
+    vote, choices = _text(values.get("vote")), str(values.get("choice") or "").split()
+    return RecordVote(run, vote, tuple(choices), _text(values.get("group"))) if vote and choices else None
+
+
 def _text(value: Any) -> str | None:
     text = str(value).strip() if value is not None else ""
     return None if text in SKIPPED else text
@@ -75,4 +81,5 @@ def _int(value: Any) -> int | None:
 _READERS: dict[str, Callable[[RunRef, dict], Effect | None]] = {
     "complaint": _complaint, "scorecard": _scores, "rsvp": _rsvp, "complaint_followup": _followup,
     "complaint_reply": _citizen_reply,
+    "ldf_vote": _vote,
 }

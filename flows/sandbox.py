@@ -36,6 +36,7 @@ from flows.effects import (
     RecordFollowup,
     RecordRsvp,
     RecordScores,
+    RecordVote,
     ReserveReference,
     SaveResults,
     SaveRun,
@@ -163,7 +164,7 @@ class Sandbox:
         elif isinstance(effect, JoinUnit):
             if effect.replace or person.unit is None:
                 state.person = replace(person, unit=effect.unit)
-        elif isinstance(effect, RecordComplaint | RecordScores | RecordRsvp | RecordFollowup):
+        elif isinstance(effect, RecordComplaint | RecordScores | RecordRsvp | RecordFollowup | RecordVote):
             state.records.append({"type": type(effect).__name__, **asdict(effect), "run": run_id})
 
     # ---- JSON round trip -----------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from flows.messages import MESSAGES, MORE_NUMBER
-from flows.text import is_gsm7, sms_units
+from flows.text import is_gsm7, sms_size, sms_units
 
 USSD_GSM7_LIMIT = 182
 USSD_UCS2_LIMIT = 80
@@ -26,6 +26,29 @@ def sms_question(question: str, items: Sequence[tuple[int, str]]) -> str:
     """SMS lists choices compactly after the question: "… 1-Тийм 2-Үгүй"."""
     listed = " ".join(f"{number}-{label}" for number, label in items)
     return f"{question} {listed}".strip() if listed else question
+
+
+SMS_PAGE_SEGMENTS = 2  # a menu longer than this is sent in parts ("99-Цааш" asks for the next one)
+SMS_PAGE_ITEMS = 3  # … but each part lists at least this many items, so a short menu is never split
+
+
+def sms_pages(question: str, items: Sequence[tuple[int, str]], language: str, script: str) -> list[str]:
+    """A question and its menu as one SMS, or, when that would take more than SMS_PAGE_SEGMENTS segments,
+    as parts that each fit (or hold SMS_PAGE_ITEMS items): the first starts with the question, all but the last
+    end with "99-Цааш"."""
+    whole = sms_question(question, items)
+    if len(items) <= SMS_PAGE_ITEMS + 1 or sms_size(whole).segments <= SMS_PAGE_SEGMENTS:
+        return [whole]
+    more = f"{MORE_NUMBER}-{MESSAGES['more'].source(language, script)}"
+    pages: list[list[str]] = [[question]]
+    for index, (number, label) in enumerate(items):
+        line = f"{number}-{label}"
+        tail = [] if index == len(items) - 1 else [more]
+        if len(pages[-1]) - (len(pages) == 1) >= SMS_PAGE_ITEMS and \
+                sms_size(" ".join(pages[-1] + [line] + tail)).segments > SMS_PAGE_SEGMENTS:
+            pages.append([])
+        pages[-1].append(line)
+    return [" ".join(page + ([more] if number < len(pages) else [])) for number, page in enumerate(pages, 1)]
 
 
 def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: str, script: str) -> list[str]:

@@ -81,20 +81,22 @@ def load_flowset(config: dict):
 def _register_conversation(app: Flask) -> None:
     """What flows read (by flow id or `records` kind) and what finished runs mean (by effect type)."""
     from flows import effects
-    from gateway import complaint_thread, complaints, conversation, join, meetings, scorecards
+    from gateway import complaint_thread, complaints, conversation, join, meetings, scorecards, votes
 
     conversation.init_app(
         app,
         data={"complaint_followup": complaints.followup_data, "scorecard": scorecards.rounds_near,
-              "rsvp": meetings.meeting_data, "complaint_reply": complaint_thread.reply_data},
+              "rsvp": meetings.meeting_data, "complaint_reply": complaint_thread.reply_data,
+              "ldf_vote": votes.vote_data},
         records={effects.RecordComplaint: complaints.record_complaint,
                  effects.RecordFollowup: complaints.record_followup, effects.RecordScores: scorecards.record_scores,
                  effects.RecordRsvp: meetings.record_rsvp, effects.JoinUnit: join.join_unit,
-                 effects.RecordCitizenReply: complaint_thread.record_citizen_reply})
+                 effects.RecordCitizenReply: complaint_thread.record_citizen_reply,
+                 effects.RecordVote: votes.record_vote})
 
 
 def _register_jobs(app: Flask) -> None:
-    from gateway import conversation_jobs, digests, meetings, outbox_jobs, retention, scheduler
+    from gateway import conversation_jobs, digests, meetings, outbox_jobs, retention, scheduler, votes
     from gateway.scheduler import Job
 
     scheduler.init_app(app, [
@@ -104,6 +106,7 @@ def _register_jobs(app: Flask) -> None:
         Job("conversation.expire", conversation_jobs.expire_runs, "interval", {"minutes": 1}),
         Job("digests.weekly", digests.send_weekly, "cron", {"day_of_week": "mon", "hour": 8, "minute": 0}),
         Job("retention.purge", retention.purge_expired, "cron", {"hour": 3, "minute": 30}),
+        Job("votes.close_due", votes.close_due, "interval", {"minutes": 5}),
     ])
 
 

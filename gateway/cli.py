@@ -38,6 +38,7 @@ FEATURE_COMMANDS = {
     "tokens": ("gateway.tokens_cli",
                "API tokens: role (cso < staff < admin), scope of admin units, organisation, expiry."),
     "users": ("gateway.users_cli", "Console users: roles cso < staff < admin, each scoped to admin units."),
+    "votes": ("gateway.votes_cli", "Local Development Fund (ОНХС) votes: create, open, close, show, results."),
 }
 
 

@@ -15,10 +15,10 @@ from collections.abc import Iterable, Iterator, Sequence
 from flask import Flask, render_template
 
 from flows.text import sms_segments
-from gateway import clock
+from gateway import clock, votes
 from gateway.logs import log_event
 from storage import digests as store
-from storage.access import Scope
+from storage.access import Scope, scope_unit_ids
 from storage.db import utcnow
 
 MAX_SMS_SEGMENTS = 2
@@ -27,7 +27,8 @@ GROUP_LABELS = {"women": ("Эмэгтэй", "Women"), "men": ("Эрэгтэй", 
                 "all": ("Бүгд", "All")}
 CSV_COLUMNS = ["week", "admin_unit", "service_point", "round", "indicator", "indicator_mn", "indicator_en",
                "group", "n", "mean", "median", "dist_1", "dist_2", "dist_3", "dist_4", "dist_5",
-               "mean_of_group_means", "provider_score", "gap", "change_week", "change_round", "agenda", "hidden_why"]
+               "mean_of_group_means", "provider_score", "gap", "change_week", "change_round", "agenda", "hidden_why",
+               "section", "project", "project_mn", "project_en", "rank"]
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -47,6 +48,8 @@ def build(app: Flask, week: store.Week, unit: str | None = None, scope: Scope | 
     """The digest of `week`, for the `unit` subtree if given, never beyond `scope` (None: national)."""
     config = app.config["GATEWAY"]
     digest = store.build_digest(week, unit, oldest_open=config["digests"]["oldest_open"], scope=scope)
+    unit_ids = store.unit_subtree_ids(unit) if unit else (scope_unit_ids(scope) if scope else None)
+    digest["votes"] = votes.digest_section(app, week, unit_ids)
     digest["timezone"] = config["timezone"]
     return digest
 
@@ -63,16 +66,28 @@ def escape_cell(value: object) -> object:
 
 
 def csv_rows(digest: dict) -> Iterator[dict]:
-    """Tidy rows: one per admin unit × service point × indicator × group (and 'all')."""
+    """Tidy rows: one per admin unit × service point × indicator × group (and 'all'), then one per vote × project
+    × group ('all', each group, 'out_of_area'), with the vote count in `n`."""
+    yield from _scorecard_rows(digest)
+    for section in digest.get("votes", []):
+        view = {**section, "vote": {**section["vote"], "admin_unit": section["admin_unit"]}}
+        for row in votes.result_rows(view):
+            named = dict(zip(votes.RESULT_COLUMNS, row, strict=True))
+            yield {"week": digest["week"], "admin_unit": named["admin_unit"], "round": named["vote"],
+                   "group": named["group"], "n": named["votes"], "section": "vote", "project": named["project"],
+                   "project_mn": named["project_mn"], "project_en": named["project_en"], "rank": named["rank"]}
+
+
+def _scorecard_rows(digest: dict) -> Iterator[dict]:
     for section in digest["scorecards"]:
         for ind in section["indicators"]:
             base = {"week": digest["week"], "admin_unit": section["admin_unit"]["code"],
                     "service_point": section["service_point"]["code"], "round": section["round"]["number"],
                     "indicator": ind["code"], "indicator_mn": ind["mn"], "indicator_en": ind["en"]}
             for group, cell in ind["groups"].items():
-                yield {**base, "group": group, **_cell_columns(cell)}
+                yield {**base, "section": "scorecard", "group": group, **_cell_columns(cell)}
             overall = ind["overall"]
-            yield {**base, "group": "all", **_cell_columns(overall),
+            yield {**base, "section": "scorecard", "group": "all", **_cell_columns(overall),
                    "mean": overall.get("mean_pooled"), "mean_of_group_means": overall.get("mean_of_group_means"),
                    "provider_score": ind["provider_score"], "gap": ind.get("gap"),
                    "change_week": ind.get("change_week"), "change_round": ind.get("change_round"),
@@ -137,8 +152,10 @@ def render_sms(digest: dict, language: str = "mn") -> str:
 def render_html(app: Flask, digest: dict) -> str:
     """A self-contained page (charts embedded as PNG), readable offline and printable."""
     charts = round_charts(app, digest)
+    vote_charts = {s["vote"]["id"]: _vote_chart(s) for s in digest.get("votes", [])}
     with app.app_context():
-        return render_template("digest.html", digest=digest, charts=charts, labels=GROUP_LABELS)
+        return render_template("digest.html", digest=digest, charts=charts, vote_charts=vote_charts,
+                               labels=GROUP_LABELS)
 
 
 def round_charts(app: Flask, digest: dict, only: int | None = None) -> dict[int, dict[str, str | None]]:
@@ -223,6 +240,23 @@ def _trend_chart(series: dict[str, list]) -> str | None:
     ax.set_ylim(0, 5)
     ax.set_title("7 хоногоор, нийт дундаж / Week over week, pooled mean", fontsize=9)
     ax.legend(fontsize=7, ncols=6, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
+    return _png(fig)
+
+
+def _vote_chart(section: dict) -> str | None:
+    """Horizontal bars of votes per project, most votes on top; votes from other units in a lighter shade."""
+    projects = sorted(section["projects"], key=lambda p: (-p["rank"], -p["number"]))
+    if not projects or not any(p["votes"] or p["out_of_area_votes"] for p in projects):
+        return None
+    fig, ax = _figure()
+    fig.set_figheight(max(2.0, 0.35 * len(projects) + 1))
+    ys = range(len(projects))
+    ax.barh(ys, [p["votes"] for p in projects], label="Санал / Votes")
+    ax.barh(ys, [p["out_of_area_votes"] for p in projects], left=[p["votes"] for p in projects], alpha=0.35,
+            label="Бусад нэгжээс / From other units")
+    ax.set_yticks(list(ys), [f"{p['number']}. {p['mn']}" for p in projects], fontsize=8)
+    ax.set_title("Төсөл тус бүрийн санал / Votes per project", fontsize=9)
+    ax.legend(fontsize=7, ncols=2, loc="upper center", bbox_to_anchor=(0.5, -0.12), frameon=False)
     return _png(fig)
 
 

@@ -20,6 +20,7 @@ API_MODULES = [
     "gateway.api.exports",
     "gateway.api.meetings",
     "gateway.api.broadcasts",
+    "gateway.api.votes",
 ]
 
 

@@ -14,6 +14,25 @@ MEETING = {"id": 1, "date": "2026-12-10", "time": "18:00", "status": "scheduled"
            "title": {"mn": "7-р хорооны ИНХ", "en": "Khoroo 7 general meeting"},
            "place": {"mn": "хорооны байр", "en": "the khoroo office"}, "weekday": {"mn": "Пүрэв", "en": "Thu"}}
 FOLLOWUP = {"ref": "G-0412", "note": {"mn": "Ус түгээх байрыг засав.", "en": "The water kiosk was repaired."}}
+PROJECTS = [{"key": "1", "mn": "Гудамжны гэрэл", "en": "Street lights"},
+            {"key": "2", "mn": "Усны цэг", "en": "Water kiosk"},
+            {"key": "3", "mn": "Цэцэрлэгийн хашаа", "en": "Kindergarten fence", "latn": "Tsetserlegiin hashaa"},
+            {"key": "4", "mn": "Замын засвар", "en": "Road repair"}]
+VOTES = [  # Local Development Fund votes in Bayangol khoroos 3 (up to 2 choices) and 4 (one choice)
+    {"key": "5", "unit": "BGD-03", "near": ["BGD-01", "BGD-02", "BGD-03", "BGD-04"], "mn": "Баянгол, 3-р хороо",
+     "latn": "Bayangol, 3-r horoo", "en": "Bayangol, khoroo 3", "short": {"mn": "3-р хороо", "en": "khoroo 3"},
+     "most": 2, "closes": "2026-12-20", "fund": {"mn": "150 сая ₮", "en": "MNT 150 million", "latn": "150 saya tug"},
+     "projects": PROJECTS, "voted": []},
+    {"key": "6", "unit": "BGD-04", "near": ["BGD-01", "BGD-02", "BGD-03", "BGD-04"], "mn": "Баянгол, 4-р хороо",
+     "latn": "Bayangol, 4-r horoo", "en": "Bayangol, khoroo 4", "short": {"mn": "4-р хороо", "en": "khoroo 4"},
+     "most": 1, "closes": "2026-12-20", "fund": None, "projects": PROJECTS[:3], "voted": []},
+]
+
+
+def vote_data(person) -> dict:
+    """What gateway.votes.vote_data gives: the open votes, and the one of the person's own unit."""
+    home = next((vote for vote in VOTES if vote["unit"] == person.unit), None)
+    return {"votes": VOTES, **({"home": home} if home else {})}
 
 
 class FixedAssets:
@@ -24,8 +43,8 @@ class FixedAssets:
         self.catalog = AdminCatalog(UNITS)
 
     def flow_data(self, flow, person):
-        return {"scorecard": {"rounds": self.rounds}, "rsvp": {"meeting": MEETING},
-                "complaint_followup": FOLLOWUP}.get(flow.records or "", {})
+        return {"scorecard": {"rounds": self.rounds}, "rsvp": {"meeting": MEETING}, "complaint_followup": FOLLOWUP,
+                "ldf_vote": vote_data(person)}.get(flow.records or "", {})
 
     def units(self):
         return self.catalog

@@ -93,6 +93,6 @@ def test_every_golden_sms_reply_is_at_most_three_segments():
 def _plain(value):
     if isinstance(value, dict):
         return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list):
+    if isinstance(value, list | tuple):  # an effect's tuple reads back from YAML as a list
         return [_plain(item) for item in value]
     return value

@@ -134,7 +134,7 @@ def test_simulate_sms_script_prints_the_transcript(tmp_path, monkeypatch):
 def test_simulate_ussd_script_in_english(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     script = tmp_path / "dial.txt"
-    script.write_text("1\n4\n1\n5\n2\n", encoding="utf-8")
+    script.write_text("1\n5\n1\n5\n2\n", encoding="utf-8")
     result = CliRunner().invoke(cli, ["simulate", "--channel", "ussd", "--lang", "en", "--script", str(script)])
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()

@@ -36,6 +36,12 @@ INDICATORS = [
 ]
 ROUND_KG = {"key": "kg16", "mn": "16-р цэцэрлэг", "en": "Kindergarten 16", "indicators": INDICATORS,
             "meeting": {"date": "2026-06-20", "place": "хорооны байр"}}
+VOTE = {"key": "5", "unit": "BGD-03", "near": ["BGD-01", "BGD-02", "BGD-03", "BGD-04"], "mn": "Баянгол, 3-р хороо",
+        "en": "Bayangol, khoroo 3", "short": {"mn": "3-р хороо", "en": "khoroo 3"}, "most": 3, "closes": "2026-06-30",
+        "projects": [{"key": str(n), "mn": mn, "en": en} for n, (mn, en) in enumerate(
+            [("Гудамжны гэрэл", "Street lights"), ("Усны цэг", "Water kiosk"), ("Цэцэрлэгийн хашаа", "Fence"),
+             ("Замын засвар", "Road repair"), ("Гүүр", "Footbridge"), ("Хогийн цэг", "Waste point")], 1)],
+        "voted": []}
 ROUND_FHC = {"key": "fhc7", "mn": "7-р хорооны ӨЭМТ", "en": "Khoroo 7 health centre",
              "indicators": [{"code": "Q1", "mn": "Эмч хүлээлтгүй үзүүлдэг үү?", "en": "Are waits short?"}]}
 

@@ -50,7 +50,7 @@ def test_unknown_words_match_no_flow(flow_set, word):
 
 def test_ussd_menu_is_ordered(flow_set):
     menu = [flow.id for flow in flow_set.ussd_flows()]
-    assert menu[:4] == ["scorecard", "complaint", "join", "water_kiosk_check"]
+    assert menu[:5] == ["scorecard", "complaint", "join", "ldf_vote", "water_kiosk_check"]
 
 
 YES_NO_KEYS = """

@@ -7,9 +7,9 @@ from hypothesis import strategies as st
 from flows import Context, resume, start
 from flows.lexicon import default_lexicon
 from flows.text import to_latin
-from tests.flows.flows_support import NOW, ROUND_FHC, ROUND_KG
+from tests.flows.flows_support import NOW, ROUND_FHC, ROUND_KG, VOTE
 
-FLOW_IDS = ["scorecard", "complaint", "meeting_rsvp", "join", "water_kiosk_check"]
+FLOW_IDS = ["scorecard", "complaint", "meeting_rsvp", "join", "water_kiosk_check", "ldf_vote"]
 STATUSES = {"waiting", "completed", "failed", "expired", "home", "goto"}
 MEETING = {"title": "ИНХ", "date": "2026-06-20", "time": "18:00", "place": {"mn": "хороо", "en": "khoroo"}}
 
@@ -27,7 +27,10 @@ round_lists = st.sampled_from([[], [ROUND_KG], [ROUND_KG, ROUND_FHC]])
 
 
 def make_context(catalog, channel, language, script, rounds):
-    return Context(channel, language, script, NOW, {"rounds": rounds, "ref": "G-0412", "meeting": MEETING}, catalog)
+    """The vote flow sees one open vote, and (when there are rounds) that it is the person's own unit's."""
+    votes = {"votes": [VOTE], **({"home": VOTE} if rounds else {})}
+    return Context(channel, language, script, NOW, {"rounds": rounds, "ref": "G-0412", "meeting": MEETING, **votes},
+                   catalog)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
@@ -107,6 +110,18 @@ def test_every_rsvp_word_is_an_answer_without_a_failure_event(flow_set, catalog,
     flow, ctx = flow_set.get("meeting_rsvp"), make_context(catalog, *setup, [])
     outcome = resume(flow, start(flow, ctx).state, (to_latin(word) if latin else word) + particle, ctx)
     assert outcome.results["rsvp"]["value"] == answer
+    assert not {"answer_rejected", "run_failed"} & {event["type"] for event in outcome.events}
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(picks=st.lists(st.integers(1, 6), min_size=1, max_size=3, unique=True),
+       separator=st.sampled_from([" ", ",", ", ", " ба ", " and ", "; ", "  "]), latin=st.booleans())
+def test_up_to_k_project_numbers_are_one_answer_without_a_failure_event(flow_set, catalog, picks, separator, latin):
+    flow, ctx = flow_set.get("ldf_vote"), make_context(catalog, "sms", "mn", "latn" if latin else "cyrl", [ROUND_KG])
+    outcome = start(flow, ctx)
+    for text in ("1", "5", separator.join(map(str, picks))):  # my khoroo, no group, the projects
+        outcome = resume(flow, outcome.state, text, ctx)
+    assert outcome.results["choice"]["value"] == " ".join(map(str, picks))
     assert not {"answer_rejected", "run_failed"} & {event["type"] for event in outcome.events}
 
 

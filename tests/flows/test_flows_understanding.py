@@ -163,10 +163,9 @@ def test_the_reply_names_the_saved_unit(flow_set, language, script, confirmation
 def test_the_confirmation_fits_the_next_ussd_screen_for_every_real_unit(flow_set):
     flows_with_places = {flow.id for flow in flow_set.flows.values()
                          if any(step.answer and step.answer.kind == "admin_unit" for step in flow.steps.values())}
-    assert flows_with_places == {"complaint", "join"}  # a new bundled flow with a place question: add it here
-    before_place = {"complaint": ["1"], "join": []}
+    assert flows_with_places == {"complaint", "join", "ldf_vote"}  # a new flow with a place question: add it here
+    before_place = {"complaint": ["1"], "join": [], "ldf_vote": []}
     for language, script in RENDERINGS:
-        ctx = real_ctx("ussd", language, script, ref="G-0412")
         for kinds in (SECOND_LEVEL_KINDS, TOP_LEVEL_KINDS):
             longest = max((unit for unit in REAL_UNITS._units.values() if unit.kind in kinds),
                           key=lambda unit: len(REAL_UNITS.confirmation(unit, language, script)))
@@ -174,6 +173,11 @@ def test_the_confirmation_fits_the_next_ussd_screen_for_every_real_unit(flow_set
                 typed = [REAL_UNITS.get(longest.parent).name_mn, longest.code.rsplit("-", 1)[1].lstrip("0")]
             else:
                 typed = [longest.name_mn]
+            projects = [{"key": "1", "mn": "Гудамжны гэрэл", "en": "Street lights"},
+                        {"key": "2", "mn": "Хүүхдийн тоглоомын талбай", "en": "Children's playground"}]
+            vote = {"key": "1", "unit": longest.code, "near": [longest.code], "mn": "-", "en": "-", "most": 2,
+                    "projects": projects}  # the vote flow's next screen after the place is a menu
+            ctx = real_ctx("ussd", language, script, ref="G-0412", votes=[vote])
             for flow_id, answers in before_place.items():
                 screens = converse(flow_set.get(flow_id), ctx, [*answers, *typed])
                 assert screens[-1].results["unit"]["value"] == longest.code

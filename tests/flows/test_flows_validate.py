@@ -70,7 +70,7 @@ steps:
     say: {{mn: "Баярлалаа", en: "Thanks"}}
 """, encoding="utf-8")
     issues = check_flows([tmp_path])
-    assert {(issue.severity, issue.code) for issue in issues} == {("warning", "sms_too_long")}  # SMS lists all 30
+    assert issues == []  # SMS pages a long menu too ("99-Цааш"), so no part runs past two segments
     pages = [row for row in size_report([tmp_path]) if row["channel"] == "ussd" and row["step"] == "pick"
              and row["language"] == "mn" and row["script"] == "cyrl" and not row["part"].startswith("re-ask")]
     assert len(pages) > 3

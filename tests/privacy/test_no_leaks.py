@@ -120,7 +120,7 @@ def drive_everything(app, out: Outputs, tmp_path) -> None:
     _tokens.clear()  # tokens live in this test's database only
     client = app.test_client()
     citizen, caller = phone(app, CITIZEN), phone(app, CALLER)
-    round_id = open_round(app)
+    round_id, vote_id = open_round(app), open_vote(app)
 
     # --- flows, through the real webhooks -------------------------------------------------------------------
     for text in ("gomdol", "7", "Bagakhangai", "1", "9911-2233 ruu zalga", RESTRICTED[0] + ", 976-9911-2233", "2"):
@@ -138,6 +138,8 @@ def drive_everything(app, out: Outputs, tmp_path) -> None:
         out.add("USSD screen", screen)
     for text in ("join", "Bagakhangai", "1", "us", "2", "12", "3"):
         out.add("SMS to texter", "\n".join(phone(app, f"+976{TEXTER}").send_sms(text)))
+    for text in ("ONHS", "1", "1", "1", "1"):  # a vote: the unit is the one they joined, group, pick, confirm
+        out.add("SMS to voter", "\n".join(phone(app, f"+976{TEXTER}").send_sms(text)))
     out.add("twilio webhook", twilio_post(client, "/webhooks/twilio/sms", {
         "From": f"+976{TEXTER}", "To": "+15005550006", "Body": f"call me 976-{TEXTER[:4]}-{TEXTER[4:]}",
         "MessageSid": "SM" + "1" * 32, "AccountSid": "AC" + "0" * 32}).get_data(as_text=True))
@@ -182,7 +184,7 @@ def drive_everything(app, out: Outputs, tmp_path) -> None:
     samples = {"week": [current_week(app).label + suffix for suffix in ("", ".csv", ".html", ".txt")],
                "ref": [plain_ref, sensitive_ref], "flow_id": ["complaint", "scorecard", "join", "water_kiosk_check"],
                "round_id": [str(round_id)], "meeting_id": [str(meeting.json["id"])],
-               "broadcast_id": [str(meeting.json["sends"][0]["id"])]}
+               "broadcast_id": [str(meeting.json["sends"][0]["id"])], "vote_id": [str(vote_id)]}
     for role, headers in tokens.items():
         for rule in app.url_map.iter_rules():
             if "GET" not in rule.methods or not rule.rule.startswith("/api/"):
@@ -242,6 +244,17 @@ def open_round(app) -> int:
                                                  {"code": "B", "mn": "Хоол хангалттай юу?", "en": "Food?"}])
         scorecards.set_status(round_, "open")
         return round_.id
+
+
+def open_vote(app) -> int:
+    from storage import votes
+    from storage.models import AdminUnit
+
+    with app.app_context(), database.connection_context():
+        projects = [{"mn": "Гудамжны гэрэл", "en": "Street lights"}, {"mn": "Усны цэг", "en": "Water kiosk"}]
+        vote = votes.create_round(AdminUnit.get(AdminUnit.code == "BKhD-01"), projects)
+        votes.set_status(vote, "open")
+        return vote.id
 
 
 def refs(app) -> tuple[str, str]:

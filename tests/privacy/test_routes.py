@@ -42,6 +42,16 @@ ROUTE_ROLES = {
     ("POST", "/api/v1/rounds/<int:round_id>/close"): "admin",
     ("POST", "/api/v1/rounds/<int:round_id>/action-items"): "admin",
     ("PATCH", "/api/v1/action-items/<int:item_id>"): "admin",
+    ("GET", "/api/v1/votes"): "cso",
+    ("POST", "/api/v1/votes"): "admin",
+    ("GET", "/api/v1/votes/<int:vote_id>"): "cso",
+    ("PATCH", "/api/v1/votes/<int:vote_id>"): "admin",
+    ("DELETE", "/api/v1/votes/<int:vote_id>"): "admin",
+    ("POST", "/api/v1/votes/<int:vote_id>/open"): "admin",
+    ("POST", "/api/v1/votes/<int:vote_id>/close"): "admin",
+    ("GET", "/api/v1/votes/<int:vote_id>/results"): "cso",
+    ("GET", "/api/v1/votes/<int:vote_id>/results.csv"): "cso",
+    ("GET", "/api/v1/votes/<int:vote_id>/fairness"): "staff",
 }
 # The restricted queue is read by admins and designated CSOs only: staff above them in role are still refused.
 RESTRICTED = {("GET", "/api/v1/complaints/restricted"): {"staff"}}
