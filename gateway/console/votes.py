@@ -304,8 +304,7 @@ def edit(vote_id: int):
     """A draft changes in full (but for its unit); an open vote only its last day, fund and next steps."""
     round_ = _round(vote_id)
     if round_.status == "closed":
-        flash(_("A closed vote cannot change: its results have been sent."), "error")
-        return redirect(url_for(".show", vote_id=round_.id))
+        return _refused(round_, _("A closed vote cannot change: its results have been sent."))
     draft = round_.status == "draft"
     form = DraftForm() if draft else ChangeForm()
     if request.method == "GET":
@@ -322,21 +321,24 @@ def edit(vote_id: int):
     return _form_page(form, round_, 400)
 
 
+def _refused(round_: store.VoteRound, reason: str):
+    """Back to the vote's page, which says why (a browser follows a redirect, not a 409)."""
+    flash(reason, "error")
+    return redirect(url_for(".show", vote_id=round_.id))
+
+
 @bp.post("/<int:vote_id>/open")
 @role("admin")
 def open_vote(vote_id: int):
     round_ = _round(vote_id)
     if round_.closes_on and round_.closes_on < clock.local_today(current_app):
-        flash(_("The last day of voting has passed: change it before opening the vote."), "error")
-        return redirect(url_for(".show", vote_id=round_.id)), 409
+        return _refused(round_, _("The last day of voting has passed: change it before opening the vote."))
     try:
         store.set_status(round_, "open")
     except store.AlreadyOpen as exc:
-        flash(_("Vote %(n)d is already open in this khoroo or bag: close it first.", n=exc.other_id), "error")
-        return redirect(url_for(".show", vote_id=round_.id)), 409
+        return _refused(round_, _("Vote %(n)d is already open in this khoroo or bag: close it first.", n=exc.other_id))
     except store.VoteError as exc:
-        flash(_("This vote cannot be opened: %(reason)s", reason=str(exc)), "error")
-        return redirect(url_for(".show", vote_id=round_.id)), 409
+        return _refused(round_, _("This vote cannot be opened: %(reason)s", reason=str(exc)))
     audit("vote.open", f"vote:{round_.id}")
     flash(_("The vote is open: people can vote by SMS and USSD, and change their vote until it closes."))
     return redirect(url_for(".show", vote_id=round_.id))
@@ -348,8 +350,7 @@ def close(vote_id: int):
     round_ = _round(vote_id)
     form = CloseForm(prefix="close")
     if round_.status != "open":
-        flash(_("Only an open vote can be closed."), "error")
-        return redirect(url_for(".show", vote_id=round_.id)), 409
+        return _refused(round_, _("Only an open vote can be closed."))
     if not form.validate_on_submit():
         return _show(round_, close_form=form, code=400)
     queued = votes.close(current_app, round_)
@@ -365,8 +366,7 @@ def delete(vote_id: int):
     try:
         store.delete_round(round_)
     except store.VoteError:
-        flash(_("Only a draft can be deleted."), "error")
-        return redirect(url_for(".show", vote_id=round_.id)), 409
+        return _refused(round_, _("Only a draft can be deleted."))
     audit("vote.delete", f"vote:{vote_id}")
     flash(_("The draft is deleted."))
     return redirect(url_for(".index"))
