@@ -57,6 +57,9 @@ def test_votes_are_seen_within_the_area_only(seeded, console):
         browser = console(name)
         assert page in text_of(browser.get("/console/votes/")), name
         assert browser.get(page).status_code == 200, name
+    listed = text_of(console("staff").get("/console/votes/?status=open"))
+    assert '<td class="num">6</td><td class="num">1</td>' in listed, "six residents, one from another unit"
+    assert f"/console/votes/{seeded.draft_vote.id}" not in listed
     zavkhan = console("zavkhan")
     assert page not in text_of(zavkhan.get("/console/votes/"))
     assert zavkhan.get(page).status_code == 404
