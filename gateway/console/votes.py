@@ -220,14 +220,14 @@ def _show(round_: store.VoteRound, close_form: CloseForm | None = None, code: in
     ranked = sorted(view["projects"], key=lambda p: (p["rank"], p["number"]))
     names = {p["number"]: project_name(p) for p in view["projects"]}
     fairness = view.get("fairness")
+    closing = round_.status == "open" and g.principal.at_least("admin")
     return render_template(
         "console/vote.html", r=round_, view=view, summary=view["vote"], ranked=ranked, bars=chart_bars(ranked),
         names=names, turnout_share=_share(view["turnout"]), group_names=GROUP_NAMES, status_names=STATUS_NAMES,
         flags=fairness_rows(fairness, names) if fairness else None,
         hourly=[{**row, "from": local_text(row["from"])} for row in fairness["hourly"]] if fairness else None,
-        close_form=close_form or CloseForm(prefix="close"),
-        recipients=store.reachable_voters(round_) if round_.status == "open" and g.principal.at_least("admin")
-        else None), code
+        close_form=close_form or CloseForm(prefix="close"), recipients=store.reachable_voters(round_) if closing else 0,
+    ), code
 
 
 @bp.get("/<int:vote_id>/results.csv")
