@@ -102,6 +102,14 @@ class VoteError(ValueError):
     """A vote-round operation that cannot be done; the message says why."""
 
 
+class AlreadyOpen(VoteError):
+    """Another vote of the same admin unit is open: people name their khoroo, not a vote, so one at a time."""
+
+    def __init__(self, other_id: int):
+        super().__init__(f"vote {other_id} is already open for this unit; close it first")
+        self.other_id = other_id
+
+
 # --- projects as bits ---------------------------------------------------------------------------------------
 
 
@@ -125,9 +133,7 @@ def create_round(admin_unit: AdminUnit, projects: list[dict], *, max_choices: in
     numbered in the order given."""
     if admin_unit.kind not in UNIT_KINDS:
         raise VoteError(f"a vote is held in a khoroo or bag; {admin_unit.code} is a {admin_unit.kind}")
-    checked = [_checked_project(number, item) for number, item in enumerate(projects or [], 1)]
-    if not MIN_PROJECTS <= len(checked) <= MAX_PROJECTS:
-        raise VoteError(f"a vote needs {MIN_PROJECTS} to {MAX_PROJECTS} projects, not {len(checked)}")
+    checked = _checked_projects(projects)
     fields = _checked_fields({"max_choices": max_choices, "fund_amount": fund_amount, "opens_on": opens_on,
                               "closes_on": closes_on, "min_cell": min_cell, "next_steps": next_steps},
                              project_count=len(checked))
@@ -142,17 +148,25 @@ EDITABLE = ("max_choices", "fund_amount", "opens_on", "closes_on", "min_cell", "
 EDITABLE_WHILE_OPEN = ("closes_on", "fund_amount", "next_steps")  # what people were shown stays as it was
 
 
-def update_round(round_: VoteRound, **changes) -> VoteRound:
-    allowed = EDITABLE if round_.status == "draft" else EDITABLE_WHILE_OPEN if round_.status == "open" else ()
-    refused = sorted(set(changes) - set(allowed))
+def update_round(round_: VoteRound, *, projects: list[dict] | None = None, **changes) -> VoteRound:
+    """Change a draft (its whole shortlist too: nobody has seen it yet), or what may change while it is open."""
+    allowed = {"draft": (*EDITABLE, "projects"), "open": EDITABLE_WHILE_OPEN}.get(round_.status, ())
+    refused = sorted({*changes, *(["projects"] if projects is not None else [])} - set(allowed))
     if refused:
         raise VoteError(f"vote {round_.id} is {round_.status}: cannot change {', '.join(refused)}"
                         + (f"; editable: {', '.join(allowed)}" if allowed else ""))
-    fields = _checked_fields({**_current(round_), **changes}, project_count=len(projects_of(round_)))
+    checked = _checked_projects(projects) if projects is not None else None
+    count = len(checked) if checked is not None else len(projects_of(round_))
+    fields = _checked_fields({**_current(round_), **changes}, project_count=count)
     for name in changes:
         for column in ("next_steps_mn", "next_steps_en", "next_steps_latn") if name == "next_steps" else (name,):
             setattr(round_, column, fields[column])
-    round_.save()
+    with database.atomic():
+        round_.save()
+        if checked is not None:
+            VoteProject.delete().where(VoteProject.round == round_).execute()
+            VoteProject.insert_many([{"round": round_, "number": number, **item}
+                                     for number, item in enumerate(checked, 1)]).execute()
     return round_
 
 
@@ -184,6 +198,13 @@ def _checked_fields(values: dict, project_count: int) -> dict:
 
 def _whole(value: object) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _checked_projects(projects: list[dict] | None) -> list[dict]:
+    checked = [_checked_project(number, item) for number, item in enumerate(projects or [], 1)]
+    if not MIN_PROJECTS <= len(checked) <= MAX_PROJECTS:
+        raise VoteError(f"a vote needs {MIN_PROJECTS} to {MAX_PROJECTS} projects, not {len(checked)}")
+    return checked
 
 
 def _checked_project(number: int, item: object) -> dict:
@@ -221,8 +242,8 @@ def set_status(round_: VoteRound, status: str) -> VoteRound:
         raise VoteError(f"vote {round_.id} is {round_.status}; it cannot become {status}")
     other = VoteRound.get_or_none((VoteRound.admin_unit == round_.admin_unit_id) & (VoteRound.status == "open")
                                   & (VoteRound.id != round_.id))
-    if status == "open" and other is not None:  # people name their khoroo, not a vote: one open vote per unit
-        raise VoteError(f"vote {other.id} is already open for this unit; close it first")
+    if status == "open" and other is not None:
+        raise AlreadyOpen(other.id)
     now = utcnow()
     round_.status = status
     if status == "open":
@@ -433,6 +454,18 @@ def tally(round_: VoteRound, *, counted_before: dt.datetime | None = None) -> di
     }
 
 
+def turnouts(round_ids: Sequence[int]) -> dict[int, dict[str, int]]:
+    """Voters (residents) and votes from other units per round, for lists of many rounds: one query, the same
+    counts as `tally`'s turnout."""
+    counts = {round_id: {"voters": 0, "out_of_area": 0} for round_id in round_ids}
+    if counts:
+        query = (Ballot.select(Ballot.round, Ballot.out_of_area, fn.COUNT(Ballot.id))
+                 .where(Ballot.round.in_(list(counts))).group_by(Ballot.round, Ballot.out_of_area).tuples())
+        for round_id, away, voters in query:
+            counts[round_id]["out_of_area" if away else "voters"] += int(voters)
+    return counts
+
+
 def competition_ranks(counts: list[int]) -> list[int]:
     """1 for the most votes; ties share a rank and the next rank skips (1, 2, 2, 4)."""
     return [1 + sum(other > count for other in counts) for count in counts]
@@ -552,12 +585,23 @@ def enqueue_results(round_: VoteRound, texts: dict[str, tuple[str, str, int]], d
                                     Value(segments), Value(0), Value(not_before), Value(now), Value(now))
                       .join(Contact, on=(Ballot.contact == Contact.id))
                       .join(PhoneNumber, on=(PhoneNumber.contact == Contact.id))
-                      .where((Ballot.round == round_.id) & Contact.consent_at.is_null(False)
-                             & Contact.opted_out_at.is_null() & (variant == name)))
+                      .where(_reachable_voter(round_) & (variant == name)))
             inserted += Message.insert_from(select, fields).on_conflict_ignore().as_rowcount().execute()
         VoteRound.update(results_sent_at=now).where(VoteRound.id == round_.id).execute()
     round_.results_sent_at = now
     return inserted
+
+
+def _reachable_voter(round_: VoteRound):
+    """A voter of the round the results SMS goes to: consented and not opted out (joined to Contact and
+    PhoneNumber: a number we can still text)."""
+    return (Ballot.round == round_.id) & Contact.consent_at.is_null(False) & Contact.opted_out_at.is_null()
+
+
+def reachable_voters(round_: VoteRound) -> int:
+    """How many people the results SMS would go to if the round closed now."""
+    return (Ballot.select().join(Contact, on=(Ballot.contact == Contact.id))
+            .join(PhoneNumber, on=(PhoneNumber.contact == Contact.id)).where(_reachable_voter(round_)).count())
 
 
 # --- the weekly digest --------------------------------------------------------------------------------------

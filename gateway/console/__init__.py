@@ -21,6 +21,7 @@ PAGE_MODULES = [
     "gateway.console.broadcasts",
     "gateway.console.complaints",
     "gateway.console.scorecards",
+    "gateway.console.votes",
     "gateway.console.digests",
     "gateway.console.people",
     "gateway.console.flows",

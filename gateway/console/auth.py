@@ -61,6 +61,7 @@ MENU = [  # (endpoint, label, lowest role that sees it)
     ("console.broadcasts.index", _l("Broadcasts"), "staff"),
     ("console.complaints.index", _l("Complaints"), "staff"),
     ("console.scorecards.index", _l("Scorecards"), "cso"),
+    ("console.votes.index", _l("Votes"), "cso"),
     ("console.digests.index", _l("Digests"), "cso"),
     ("console.people.index", _l("People and places"), "cso"),
     ("console.flows.index", _l("Flows"), "cso"),

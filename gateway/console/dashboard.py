@@ -1,4 +1,5 @@
-"""The start page, "this week at a glance": responses, complaints, meetings, sends, spend and channel health."""
+"""The start page, "this week at a glance": responses, complaints, meetings, open votes, sends, spend and channel
+health."""
 from __future__ import annotations
 
 import datetime as dt
@@ -11,6 +12,7 @@ from gateway import broadcasts as bc
 from gateway.channels.base import CHANNEL_CLASSES, get_channel, load_channel_class
 from gateway.clock import local_now
 from gateway.console import scope
+from gateway.console import votes as vote_pages
 from gateway.console.auth import role
 from storage import console as queries
 from storage import meetings as meeting_store
@@ -84,7 +86,7 @@ def index():
         "spend_month": spend(app, queries.segments_sent_by_channel(area, when["month"], utcnow())),
     }
     return render_template("console/dashboard.html", glance=glance, meetings=upcoming_meetings(UPCOMING_MEETINGS),
-                           channels=channel_health(app), week_start=when["week"])
+                           votes=vote_pages.open_in_area(), channels=channel_health(app), week_start=when["week"])
 
 
 @bp.get("/sms-size")

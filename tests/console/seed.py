@@ -2,7 +2,8 @@
 
 Everything is made through the project's own functions: contacts with numbers in the vault, a complaint whose
 text and landmark carry a number, a meeting question with a number, outbox rows and a provider error quoting the
-number, a scorecard round with enough respondents to show, a contact group, and a thread message.
+number, a scorecard round with enough respondents to show, a contact group, a thread message, and a vote (open, every
+contact voting, one from another unit) beside a draft.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from storage import console as console_store
 from storage import meetings as meeting_store
 from storage import outbox as outbox_store
 from storage import scorecards as score_store
+from storage import votes as vote_store
 from storage.contacts import contact_for_number
 from storage.db import utcnow
 from storage.models import AdminUnit, Contact
@@ -44,6 +46,8 @@ class Seeded:
     sensitive: complaint_store.Complaint | None = None
     meeting: meeting_store.Meeting | None = None
     round: score_store.Round | None = None
+    vote: vote_store.VoteRound | None = None
+    draft_vote: vote_store.VoteRound | None = None
 
     @property
     def numbers(self) -> list[str]:
@@ -86,7 +90,30 @@ def seed(app: Flask) -> Seeded:
     for number, contact in enumerate(data.contacts[:6]):
         score_store.record_scores(data.round, contact, "women" if number % 2 else "men",
                                   {"A": 1 + number % 5, "B": 2}, reason=f"залга {TYPED_NUMBER}")
+    seed_votes(data)
     failed = enqueue(data.contacts[3], "Сайн байна уу", purpose="reply")
     outbox_store.mark_failed(failed.id, f"Twilio 21211: The 'To' number +976{PEOPLE[3][0]} is not valid")
     outbox_store.record_send_failure("android", f"send to +976{PEOPLE[3][0]} failed", 99, 60)
     return data
+
+
+VOTE_PROJECTS = [
+    {"mn": "Гудамжны гэрэл", "en": "Street lights",
+     "description": {"mn": "12-р гудамжинд 10 шон", "en": "10 lamp posts, street 12"}},
+    {"mn": "Усны цэг", "en": "Water kiosk"},
+    {"mn": "Цэцэрлэгийн хашаа", "en": "Kindergarten fence", "latn": "Tsetserlegiin hashaa"},
+]
+
+
+def seed_votes(data: Seeded) -> None:
+    """An open vote of BGD-07 everyone voted in (3 women and 3 men: the group split is hidden; the Zavkhan voter
+    counted apart), and a draft."""
+    data.vote = vote_store.create_round(_unit("BGD-07"), VOTE_PROJECTS, max_choices=2, fund_amount=150_000_000,
+                                        closes_on=dt.date(2026, 11, 30),
+                                        next_steps={"mn": "12/5-нд ИНХ-аар батална.", "en": "On 5 Dec the INH decides"})
+    vote_store.set_status(data.vote, "open")
+    for number, contact in enumerate(data.contacts):
+        away = contact.admin_unit_id != data.vote.admin_unit_id
+        vote_store.record_vote(contact, vote_store.CastVote(data.vote.id, (1 + number % 3,),
+                                                            "women" if number % 2 else "men", out_of_area=away))
+    data.draft_vote = vote_store.create_round(_unit("BGD-07"), VOTE_PROJECTS[1:], fund_amount=20_000_000)

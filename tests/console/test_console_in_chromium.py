@@ -1,7 +1,7 @@
 """The console in Debian's headless Chromium (Playwright drives /usr/bin/chromium; no browser is downloaded):
 sign in, create a meeting and watch its live preview, reply to a complaint and see the SMS reach the (fake) phone
-and the citizen's answer come back, open a digest and see its chart, and play the complaint flow in the web phone
-up to the reference number. Screenshots go to test-artifacts/console/ (git-ignored).
+and the citizen's answer come back, open a digest and a vote's results and see their charts, and play the complaint
+flow in the web phone up to the reference number. Screenshots go to test-artifacts/console/ (git-ignored).
 
 SQLite only and few tests: the same pages are covered on both databases by the test-client tests.
 """
@@ -167,7 +167,7 @@ def test_reply_reaches_the_phone_and_the_answer_comes_back(app, page, server, se
     shot(page, "05-complaint-thread")
 
 
-def test_digest_shows_its_chart(page, server, seeded):
+def test_digest_and_vote_results_show_their_charts(page, server, seeded):
     sign_in(page, server, "cso")
     page.goto(f"{server}/console/digests/?week=2026-W47")
     page.wait_for_load_state("load")  # after every image
@@ -175,6 +175,15 @@ def test_digest_shows_its_chart(page, server, seeded):
     assert image.evaluate("i => i.complete && i.naturalWidth") > 200
     assert page.locator("a", has_text="CSV").get_attribute("href").endswith(".csv?unit=BGD-07")
     shot(page, "06-digest")
+
+    page.click("nav.menu >> text=Санал хураалт")
+    page.click(f"a[href='/console/votes/{seeded.vote.id}']")
+    page.set_viewport_size({"width": 360, "height": 740})
+    bars = page.locator("figure.bars .bar rect.in")
+    assert bars.count() == 3 and all(bars.nth(i).bounding_box()["width"] > 100 for i in range(3)), "drawn, not blank"
+    assert page.locator("figure.bars .bar rect.away").first.bounding_box()["width"] > 0, "the Zavkhan vote, apart"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 360, "the results fit a 360 px phone"
+    shot(page, "07-vote-results-360px")
 
 
 def test_web_phone_plays_the_complaint_flow_to_its_reference(app, page, server, seeded):
@@ -196,7 +205,7 @@ def test_web_phone_plays_the_complaint_flow_to_its_reference(app, page, server, 
         typed = next((answer for cue, answer in answers if cue.lower() in last.lower()), "1")
     else:
         pytest.fail(f"no reference after 12 answers; last screen: {screen.inner_text()}")
-    shot(page, "07-web-phone-reference")
+    shot(page, "08-web-phone-reference")
     with app.app_context(), database.connection_context():
         from storage.complaints import Complaint
         from storage.models import Message

@@ -27,7 +27,7 @@ def page_urls(app: Flask, data) -> list[str]:
     week = "2026-W47"
     values = {"meeting_id": data.meeting.id, "broadcast_id": Broadcast.select().first().id,
               "ref": data.complaint.ref, "round_id": data.round.id, "label": week, "user_id": 2,
-              "fmt": "csv", "kind": "groups"}
+              "fmt": "csv", "kind": "groups", "vote_id": data.vote.id}
     urls = []
     for rule in app.url_map.iter_rules():
         if not rule.endpoint.startswith("console.") or "GET" not in rule.methods:
@@ -40,7 +40,8 @@ def page_urls(app: Flask, data) -> list[str]:
             urls.append(url_for(rule.endpoint, **{arg: values[arg] for arg in rule.arguments}))
     extra = [f"/console/digests/{week}.json", f"/console/digests/{week}.html", "/console/complaints/?overdue=1",
              f"/console/complaints/{data.sensitive.ref}", "/console/meetings/?all=1",
-             "/console/complaints/?restricted=y", "/console/digests/?unit=BGD-07"]
+             "/console/complaints/?restricted=y", "/console/digests/?unit=BGD-07",
+             f"/console/votes/{data.draft_vote.id}", f"/console/votes/{data.draft_vote.id}/edit"]
     return urls + extra
 
 

@@ -10,7 +10,8 @@ from storage.tokens import ROLES
 from tests.console.conftest import Console
 
 ARGUMENTS = {"meeting_id": 1, "broadcast_id": 1, "ref": "G-0001", "round_id": 1, "label": "2026-W47", "fmt": "csv",
-             "kind": "groups", "user_id": 1, "token_id": 1, "action": "unlock", "token": "x", "filename": "console.css"}
+             "kind": "groups", "user_id": 1, "token_id": 1, "action": "unlock", "token": "x", "filename": "console.css",
+             "vote_id": 1}
 
 
 def console_routes(app: Flask) -> list[tuple[str, str, str | None]]:

@@ -102,9 +102,19 @@ def test_a_draft_vote_needs_a_khoroo_and_two_to_twelve_one_line_projects(app):
             with pytest.raises(votes.VoteError, match=message):
                 votes.create_round(unit, projects, **fields)
         round_ = votes.create_round(khoroo, two, fund_amount=150_000_000)
+        three = [*two, {"mn": "C", "en": "C", "description": {"mn": "в", "en": "c"}}]
+        votes.update_round(round_, projects=three, max_choices=3)  # a draft changes whole: the 3 fits the 3
+        assert [(p.number, p.name_en) for p in votes.projects_of(round_)] == [(1, "A"), (2, "B"), (3, "C")]
+        with pytest.raises(votes.VoteError, match="max_choices"):
+            votes.update_round(round_, projects=two)
+        assert len(votes.projects_of(round_)) == 3, "a refused change leaves the shortlist as it was"
         votes.set_status(round_, "open")
         with pytest.raises(votes.VoteError, match="cannot change max_choices"):
             votes.update_round(round_, max_choices=2)
+        with pytest.raises(votes.VoteError, match="cannot change projects"):
+            votes.update_round(round_, projects=three)
+        with pytest.raises(votes.AlreadyOpen, match=f"vote {round_.id} is already open"):
+            votes.set_status(votes.create_round(khoroo, two), "open")
         votes.update_round(round_, closes_on=dt.date(2026, 12, 1))
         votes.set_status(round_, "closed")
         with pytest.raises(votes.VoteError, match="cannot become open"):
@@ -123,6 +133,8 @@ def test_tally_equals_counting_each_persons_last_vote(make_app, history):
         last[who] = choice
     result = tally(app, vote_id)
     assert result["turnout"]["voters"] == len(last)
+    with app.app_context(), database.connection_context():
+        assert votes.turnouts([vote_id]) == {vote_id: {"voters": len(last), "out_of_area": 0}}
     assert counts(result) == {n: sum(n in choice for choice in last.values()) for n in range(1, 5)}
     with app.app_context(), database.connection_context():  # the next example starts from no vote at all
         for model in (votes.Ballot, votes.VoteCast, votes.VoteProject, votes.VoteRound):
