@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -121,11 +122,21 @@ LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
 WHERE r.id = ? AND r.status = 'active'"""
 
 
+_SQLITE_WRITERS = threading.RLock()
+
+
 @contextmanager
 def conversation_transaction() -> Iterator[None]:
     """The per-contact lock's transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), which
-    serialises writers; PostgreSQL locks the contact's row before the snapshot read (`_lock`)."""
-    with database.atomic() if is_postgres() else database.atomic("IMMEDIATE"):
+    serialises writers; PostgreSQL locks the contact's row before the snapshot read (`_lock`).
+
+    On SQLite the threads of one process also queue on a lock of their own first: a thread waiting for SQLite's
+    write lock polls with growing sleeps, while one waiting here wakes the moment the lock is free."""
+    if is_postgres():
+        with database.atomic():
+            yield
+        return
+    with _SQLITE_WRITERS, database.atomic("IMMEDIATE"):
         yield
 
 
