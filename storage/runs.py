@@ -7,7 +7,9 @@ prepared once per engine: peewee's query builder cost more than the statements t
 from __future__ import annotations
 
 import datetime as dt
+import fcntl
 import json
+import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -122,21 +124,54 @@ LEFT JOIN admin_unit u ON u.id = c.admin_unit_id
 WHERE r.id = ? AND r.status = 'active'"""
 
 
-_SQLITE_WRITERS = threading.RLock()
+class _SqliteWriters:
+    """One conversation writer at a time on a SQLite file, across the threads and the processes that serve it.
+
+    A thread waiting for SQLite's own write lock polls with growing sleeps (tens of milliseconds under load); one
+    waiting here is woken the moment the lock is free: threads queue on a lock, processes on `flock` of a file
+    beside the database (opened per process, so a forked worker never shares its parent's)."""
+
+    def __init__(self) -> None:
+        self.threads = threading.RLock()
+        self.depth = threading.local()
+        self.files: dict[tuple[str, int], int] = {}
+
+    @contextmanager
+    def held(self, path: str | None) -> Iterator[None]:
+        with self.threads:
+            outer = getattr(self.depth, "n", 0) == 0
+            handle = self._file(path) if outer and path else None
+            if handle is not None:
+                fcntl.flock(handle, fcntl.LOCK_EX)
+            self.depth.n = getattr(self.depth, "n", 0) + 1
+            try:
+                yield
+            finally:
+                self.depth.n -= 1
+                if handle is not None:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _file(self, path: str) -> int:
+        key = (path, os.getpid())
+        if key not in self.files:
+            self.files[key] = os.open(f"{path}-writers.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        return self.files[key]
+
+
+_SQLITE_WRITERS = _SqliteWriters()
 
 
 @contextmanager
 def conversation_transaction() -> Iterator[None]:
     """The per-contact lock's transaction. SQLite takes the write lock up front (BEGIN IMMEDIATE), which
-    serialises writers; PostgreSQL locks the contact's row before the snapshot read (`_lock`).
-
-    On SQLite the threads of one process also queue on a lock of their own first: a thread waiting for SQLite's
-    write lock polls with growing sleeps, while one waiting here wakes the moment the lock is free."""
+    serialises writers (and `_SqliteWriters` makes them wait without polling); PostgreSQL locks the contact's row
+    before the snapshot read (`_lock`)."""
     if is_postgres():
         with database.atomic():
             yield
         return
-    with _SQLITE_WRITERS, database.atomic("IMMEDIATE"):
+    path = database.database if database.database not in ("", ":memory:") else None
+    with _SQLITE_WRITERS.held(path), database.atomic("IMMEDIATE"):
         yield
 
 
