@@ -66,6 +66,18 @@ with database.connection_context():
 """
 
 
+def cpu_seconds(server: Server) -> float:
+    """User + system CPU the server's processes (arbiter and workers) have used so far."""
+    total = 0.0
+    for pid in server.pids():
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def stored(config: Path) -> dict:
     done = subprocess.run([sys.executable, "-c", STORED, str(config)], cwd=ROOT, env=bench_env(),
                           capture_output=True, text=True, check=True)
@@ -91,17 +103,20 @@ def run_engine(engine: str, database_url: str, work: Path, args: argparse.Namesp
         screens, probe = loadgen.probe(base, journey, number(next(serials)))
         journey = Journey(journey.path, journey.inputs, journey.must_end, screens)
         before = stored(config)
-        load = os.getloadavg()[0]
+        load, cpu = os.getloadavg()[0], cpu_seconds(server)
         print(f"[{time.strftime('%H:%M:%S')}] {engine}: USSD, {args.sessions} sessions for {args.seconds:g} s",
               flush=True)
         fresh = (number(next(serials)) for _ in itertools.count())  # one generator: every journey a new number
         ussd = loadgen.ussd_load(base, journey, args.sessions, args.seconds, [fresh] * args.sessions)
+        ussd_cpu = cpu_seconds(server) - cpu
         after_ussd = stored(config)
         print(f"[{time.strftime('%H:%M:%S')}] {engine}: SMS, {args.sms_rate:g}/s for {args.seconds:g} s", flush=True)
         targets = [loadgen.SmsTarget(provider, SMS_PATHS[provider], SECRETS["GATEWAY_PUBLIC_URL"],
                                      SMS_SECRETS[provider]) for provider in ("africastalking", "twilio", "android")]
         phones = [number(next(serials)) for _ in range(1000)]
+        cpu = cpu_seconds(server)
         sms = loadgen.sms_at_rate(base, targets, args.sms_rate, args.seconds, phones)
+        sms_cpu = cpu_seconds(server) - cpu
         after_sms = stored(config)
     finally:
         server.stop()
@@ -110,10 +125,37 @@ def run_engine(engine: str, database_url: str, work: Path, args: argparse.Namesp
     return {
         "engine": engine, "load_average_before": round(load, 2), "probe_bad": probe.bad,
         "ussd": {**ussd.summary(), "sent": ussd_sent, "stored": after_ussd["hops"] - before["hops"],
+                 "server_cpu_ms": round(1000 * ussd_cpu / max(ussd.answers, 1), 2),
                  "sessions_stored": after_ussd["sessions"] - before["sessions"]},
         "sms": {**sms.summary(), "sent": sms_sent, "stored": after_sms["inbound"] - after_ussd["inbound"],
+                "server_cpu_ms": round(1000 * sms_cpu / max(sms.answers, 1), 2),
                 "stored_error": after_sms["inbound_error"]},
     }
+
+
+def run_ceiling(work: Path, args: argparse.Namespace) -> dict:
+    """The same USSD load against a bare Flask app answering one constant screen (bench/apps/bare.py) under the
+    same gunicorn settings: what this machine allows any Python app at this concurrency."""
+    from gateway.config import load_config
+    from gateway.serve import WORKER_SETTINGS
+
+    port = free_port()
+    command = [sys.executable, "-m", "gunicorn", "-b", f"127.0.0.1:{port}", "-w",
+               str(load_config(None)["server"]["workers"]), "-k", WORKER_SETTINGS["worker_class"], "--threads",
+               str(WORKER_SETTINGS["threads"]), "--log-level", "warning", "bench.apps.bare:app"]
+    server = Server("bare", command, bench_env(), work / "bare.log", f"http://127.0.0.1:{port}/healthz")
+    server.start()
+    try:
+        print(f"[{time.strftime('%H:%M:%S')}] bare Flask: USSD, {args.sessions} sessions for {args.seconds:g} s",
+              flush=True)
+        cpu = cpu_seconds(server)
+        journey = Journey("/ussd", ["1", "1", "5"], must_end=False)
+        phones = [itertools.repeat(number(serial)) for serial in range(args.sessions)]
+        tally = loadgen.ussd_load(f"http://127.0.0.1:{port}", journey, args.sessions, args.seconds, phones)
+        cpu = cpu_seconds(server) - cpu
+    finally:
+        server.stop()
+    return {**tally.summary(), "server_cpu_ms": round(1000 * cpu / max(tally.answers, 1), 2)}
 
 
 def problems(result: dict) -> list[str]:
@@ -132,17 +174,21 @@ def problems(result: dict) -> list[str]:
     return found
 
 
-def table(results: list[dict], args: argparse.Namespace) -> str:
-    lines = ["| database | load | sent | answers/s | p50 ms | p95 ms | p99 ms | max ms | errors + bad | stored "
-             "| p99 target |", "|---|---|---|---|---|---|---|---|---|---|---|"]
+def table(results: list[dict], ceiling: dict | None, args: argparse.Namespace) -> str:
+    lines = ["| database | load | sent | answers/s | p50 ms | p95 ms | p99 ms | max ms | server CPU ms/answer "
+             "| errors + bad | stored | p99 target |", "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for result in results:
         for kind, what in (("ussd", f"USSD, {args.sessions} sessions"), ("sms", f"SMS, {args.sms_rate:g}/s")):
             row = result[kind]
             target = P99_TARGET_MS[result["engine"]] if kind == "ussd" else None
             met = "" if target is None else f"< {target} ms: {'met' if row['p99_ms'] < target else '**missed**'}"
             lines.append(f"| {result['engine']} | {what} | {row['sent']:,} | {row['per_second']:,.1f} | "
-                         f"{row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['max_ms']} | {row['bad']} | "
-                         f"{row['stored']:,} | {met} |")
+                         f"{row['p50_ms']} | {row['p95_ms']} | {row['p99_ms']} | {row['max_ms']} | "
+                         f"{row['server_cpu_ms']} | {row['bad']} | {row['stored']:,} | {met} |")
+    if ceiling:
+        lines.append(f"| *bare Flask, constant screen* | USSD, {args.sessions} sessions | {ceiling['answers']:,} | "
+                     f"{ceiling['per_second']:,.1f} | {ceiling['p50_ms']} | {ceiling['p95_ms']} | {ceiling['p99_ms']} | "
+                     f"{ceiling['max_ms']} | {ceiling['server_cpu_ms']} | {ceiling['bad']} | | |")
     return "\n".join(lines)
 
 
@@ -152,6 +198,8 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=200, help="concurrent USSD sessions")
     parser.add_argument("--sms-rate", type=float, default=50.0, help="inbound SMS a second")
     parser.add_argument("--engines", default="sqlite,postgresql", help="which databases, comma-separated")
+    parser.add_argument("--ceiling", action="store_true",
+                        help="also run the USSD load against a bare Flask app under the same gunicorn settings")
     parser.add_argument("--json", action="store_true", help="print the raw figures as JSON too")
     args = parser.parse_args()
     if not 0 < args.seconds <= 600 or not 0 < args.sessions <= 1000 or not 0 < args.sms_rate <= 500:
@@ -159,7 +207,7 @@ def main() -> None:
     engines = [name for name in args.engines.split(",") if name]
     pg = postgres_url()
     serials = itertools.count(3_000_000)
-    results = []
+    results, ceiling = [], None
     with tempfile.TemporaryDirectory(prefix="gateway-load-") as folder:
         work = Path(folder)
         if "sqlite" in engines:
@@ -170,15 +218,17 @@ def main() -> None:
             else:
                 with ScratchPostgres(pg) as url:
                     results.append(run_engine("postgresql", url, work, args, serials))
+        if args.ceiling:
+            ceiling = run_ceiling(work, args)
         found = [problem for result in results for problem in problems(result)]
         if found:
             for result in results:
                 print(f"server log ({result['engine']}): {work / result['engine']}.log", file=sys.stderr)
                 print((work / f"{result['engine']}.log").read_text()[-3000:], file=sys.stderr)
-    print("\n" + table(results, args))
+    print("\n" + table(results, ceiling, args))
     print(f"\n{os.cpu_count()} cores; load average at the end {' / '.join(f'{x:.2f}' for x in os.getloadavg())}")
     if args.json:
-        print(json.dumps(results))
+        print(json.dumps({"results": results, "ceiling": ceiling}))
     if found:
         print("\nFAILED:\n" + "\n".join(f"- {problem}" for problem in found), file=sys.stderr)
         sys.exit(1)
