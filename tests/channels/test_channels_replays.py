@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from storage.db import database
-from storage.models import Contact, FlowRun, Message
+from storage.models import Contact, FlowResult, FlowRun, Message
 from storage.runs import UssdSession
 from tests.channels.test_channels_inbound import ANDROID_RECEIVED, AT_SMS, AT_USSD_FIRST, TWILIO_SMS
 from tests.channels.test_channels_status import android_report, at_report, send_one, twilio_report
@@ -24,7 +24,8 @@ def rows(app) -> dict:
                 "runs": [(r.flow_id, r.status, r.state) for r in FlowRun.select().order_by(FlowRun.id)],
                 "sessions": [(s.session_key, s.history, s.consumed, s.screen, s.screen_end)
                              for s in UssdSession.select().order_by(UssdSession.id)],
-                "contacts": [(c.key, c.consent_at, c.opted_out_at) for c in Contact.select().order_by(Contact.id)]}
+                "contacts": [(c.key, c.consent_at, c.opted_out_at) for c in Contact.select().order_by(Contact.id)],
+                "results": [(r.run.flow_id, r.name, r.value) for r in FlowResult.select().order_by(FlowResult.id)]}
 
 
 def replayed(post, times: int = TIMES) -> list:
@@ -51,9 +52,10 @@ def test_an_sms_delivered_five_times_is_stored_once_and_answered_once(channel_ap
 
 
 def test_every_hop_of_a_ussd_journey_delivered_five_times_gets_the_same_screen(channel_app):
-    """Dial, yes to the notice, the first flow in the menu, and on to the END: each hop five times."""
+    """Dial, yes to the notice, the water-kiosk flow, "open", a rating of 5 (END): each hop five times, and
+    each changes the session, the runs and the results once."""
     client = channel_app.test_client()
-    screens, texts = [], ["", "1", "1*1"]
+    screens, texts = [], ["", "1", "1*5", "1*5*1", "1*5*1*5"]
     for text in texts:
         answers = replayed(lambda text=text: at_post(client, "/webhooks/africastalking/ussd",
                                                      AT_USSD_FIRST.replace("text=", f"text={text}")))
@@ -61,21 +63,13 @@ def test_every_hop_of_a_ussd_journey_delivered_five_times_gets_the_same_screen(c
         state = rows(channel_app)
         assert [s[1:3] for s in state["sessions"]] == [(text, text.count("*") + 1 if text else 0)]
     assert screens[0].startswith("CON Hariultiig") and screens[1].startswith("CON Songono uu")
-    assert screens[2].startswith("CON ") and len(set(screens)) == 3
-    flows = [run[0] for run in rows(channel_app)["runs"]]
-    assert len(flows) == len(set(flows)) == 3  # consent, menu, the chosen flow: each started once
-    assert rows(channel_app)["messages"] == []
-
-
-def test_an_ended_ussd_session_delivered_again_gets_the_same_end(channel_app):
-    client = channel_app.test_client()
-    dial = AT_USSD_FIRST.replace("text=", "text=2")  # "no" to the notice: the session ends
-    at_post(client, "/webhooks/africastalking/ussd", AT_USSD_FIRST)
-    first = at_post(client, "/webhooks/africastalking/ussd", dial).get_data(as_text=True)
-    assert first.startswith("END ")
-    once = rows(channel_app)
-    answers = replayed(lambda: at_post(client, "/webhooks/africastalking/ussd", dial), TIMES - 1)
-    assert answers[0].get_data(as_text=True) == first and rows(channel_app) == once
+    assert all(screen.startswith("CON ") for screen in screens[:-1]) and screens[-1].startswith("END ")
+    assert len(set(screens)) == len(texts)
+    state = rows(channel_app)
+    flows = [run[0] for run in state["runs"]]
+    assert flows == ["consent", "menu", "water_kiosk_check"]  # each started once
+    assert state["results"] == [("water_kiosk_check", "open_today", "open"), ("water_kiosk_check", "rating", "5")]
+    assert state["messages"] == []
 
 
 def test_a_ussd_session_end_event_delivered_five_times_ends_the_run_once(channel_app):

@@ -158,14 +158,14 @@ def test_50_parallel_requests_for_one_ussd_session_are_applied_once(served, db):
     status, notice = served.at(path, ussd_form(session, phone, ""))
     assert status == 200 and notice.startswith("CON Hariultiig 12 sar hadgalna")
     screens = []
-    for text in ("1", "1*1"):  # yes to the notice (→ the main menu), then the first flow in the menu
+    for text in ("1", "1*2"):  # yes to the notice (→ the main menu), then the complaint flow
         answers = together([lambda text=text: served.at(path, ussd_form(session, phone, text))] * 50)
         assert {status for status, _ in answers} == {200}
         assert len({body for _, body in answers}) == 1, "every copy of one hop gets the same screen"
         screens.append(answers[0][1])
     assert screens[0].startswith("CON Songono uu") and screens[1].startswith("CON ") and screens[1] != screens[0]
     [row] = UssdSession.select()
-    assert (row.history, row.consumed) == ("1*1", 2)
+    assert (row.history, row.consumed) == ("1*2", 2)
     runs = [(run.flow_id, run.status) for run in FlowRun.select().order_by(FlowRun.id)]
     assert len({flow for flow, _ in runs}) == len(runs) == 3, f"a flow started twice: {runs}"
     assert runs[-1][1] == "active" and Contact.select().count() == PhoneNumber.select().count() == 1
