@@ -112,3 +112,15 @@ def test_an_opt_out_report_delivered_five_times_opts_out_once(channel_app, fake_
     assert once["contacts"][0][2] is not None
     replayed(lambda: report(client, message.provider_id), TIMES - 1)
     assert rows(channel_app) == once  # the opt-out keeps its first time
+
+
+def test_a_message_over_the_flood_limit_delivered_five_times_is_kept_once(make_channel_app):
+    app = make_channel_app(inbound_limit={"messages": 1, "minutes": 10})
+    client = app.test_client()
+    twilio_post(client, "/webhooks/twilio/sms", TWILIO_SMS)
+    over = {**TWILIO_SMS, "MessageSid": "SM" + "2" * 32, "SmsSid": "SM" + "2" * 32, "Body": "dahiad"}
+    answers = replayed(lambda: twilio_post(client, "/webhooks/twilio/sms", over))
+    assert answers[0].get_data(as_text=True) == '<?xml version="1.0" encoding="UTF-8"?><Response />'
+    messages = rows(app)["messages"]
+    assert [m[3] for m in messages if m[0] == "in"] == ["handled", "rate_limited"]
+    assert sum(m[0] == "out" and m[4].startswith("Ta heterhii olon") for m in messages) == 1
