@@ -217,3 +217,25 @@ def test_200_parallel_new_contacts_each_become_one_contact(served, db):
     assert UssdSession.select().count() == 50
     notices = Message.select().where((Message.direction == "out") & Message.text.startswith("Tavtai moril"))
     assert notices.count() == 150 and len({m.contact_id for m in notices}) == 150  # one each, SMS senders
+
+
+def test_five_copies_of_each_webhook_at_once_are_stored_once(served, db):
+    """Redeliveries that arrive together, on both worker processes: a first message from a new number through
+    each provider, and a USSD dial."""
+    sms = {"from": "+97699000001", "to": "1411", "text": "sain uu", "id": "same-at", "date": ""}
+    twilio = {"MessageSid": "SM" + "5" * 32, "AccountSid": TWILIO_SID, "From": "+97699000002", "To": "+15005550006",
+              "Body": "sain uu", "NumSegments": "1"}
+    android = {"event": "sms:received", "id": "same-android", "deviceId": "d",
+               "payload": {"message": "sain uu", "phoneNumber": "+97699000003", "simNumber": 1,
+                           "receivedAt": "2026-12-01T10:00:00.000+08:00"}}
+    dial = ussd_form("ATUid_same", "+97699000004", "")
+    calls = ([lambda: served.at("/webhooks/africastalking/sms", sms)] * 5 + [lambda: served.twilio(twilio)] * 5
+             + [lambda: served.android(android)] * 5 + [lambda: served.at("/webhooks/africastalking/ussd", dial)] * 5)
+    answers = together(calls)
+    assert {status for status, _ in answers} == {200}
+    for first in range(0, 20, 5):
+        assert len({body for _, body in answers[first:first + 5]}) == 1, answers[first:first + 5]
+    inbound = Message.select().where(Message.direction == "in")
+    assert sorted(m.provider_id for m in inbound) == sorted(["same-at", "SM" + "5" * 32, "same-android"])
+    assert Message.select().where(Message.direction == "out").count() == 6  # each sender: the notice, one answer
+    assert Contact.select().count() == 4 and UssdSession.select().count() == 1
