@@ -86,7 +86,8 @@ class Tally:
 
         return {"answers": self.answers, "journeys": self.journeys, "seconds": round(self.elapsed, 3),
                 "per_second": round(self.answers / self.elapsed, 1) if self.elapsed else 0.0,
-                "p50_ms": pct(0.50), "p99_ms": pct(0.99), "bad": sum(self.bad.values()),
+                "p50_ms": pct(0.50), "p95_ms": pct(0.95), "p99_ms": pct(0.99),
+                "max_ms": round(ordered[-1] * 1000, 2) if ordered else None, "bad": sum(self.bad.values()),
                 "bad_reasons": dict(self.bad), "examples": self.examples}
 
 

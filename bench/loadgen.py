@@ -190,3 +190,38 @@ async def _sms_load(base: str, target: SmsTarget, concurrency: int, seconds: flo
 
 def sms_load(base: str, target: SmsTarget, concurrency: int, seconds: float, phones: list[str]) -> Tally:
     return asyncio.run(_sms_load(base, target, concurrency, seconds, phones))
+
+
+def sms_at_rate(base: str, targets: list[SmsTarget], rate: float, seconds: float, phones: list[str]) -> Tally:
+    """Open loop: message i leaves at i / `rate` seconds, whatever the answers before it did, for `seconds`.
+    Message i goes through provider i mod len(targets) from number i mod len(phones), each number walking through
+    `SMS_TEXTS` in turn. Latency counts from when the message was due, so a server that falls behind shows it."""
+    async def run() -> Tally:
+        tally, total = Tally(), int(rate * seconds)
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector, timeout=TIMEOUT) as session:
+            started = time.perf_counter()
+
+            async def send(i: int, due: float) -> None:
+                phone = phones[i % len(phones)]
+                text = SMS_TEXTS[(i // len(phones)) % len(SMS_TEXTS)]
+                spec = targets[i % len(targets)].request(phone, text)
+                try:
+                    status, body, _ = await _post(session, base + spec.pop("url"), **spec)
+                except (TimeoutError, aiohttp.ClientError) as exc:
+                    tally.count_bad("no answer", repr(exc))
+                    return
+                tally.answers += 1
+                tally.latencies.append(time.perf_counter() - due)
+                if status != 200:
+                    tally.count_bad(f"HTTP {status}", body)
+
+            tasks = []
+            for i in range(total):
+                due = started + i / rate
+                await asyncio.sleep(max(0.0, due - time.perf_counter()))
+                tasks.append(asyncio.create_task(send(i, due)))
+            await asyncio.gather(*tasks)
+            tally.elapsed = time.perf_counter() - started
+        return tally
+    return asyncio.run(run())

@@ -92,12 +92,16 @@ class Handled:
     replies: list[str]
     duplicate: bool = False
     message_id: int | None = None
+    held_back: bool = False  # kept, not answered (the flood limit)
 
 
 # ---- inbound ------------------------------------------------------------------------------------------------
 
-def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]) -> Handled:
-    """Answer one SMS: the replies go to the outbox, `respond(replies)` is the provider's answer."""
+def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str],
+                held_back: Callable[[InboundSms], bool] | None = None) -> Handled:
+    """Answer one SMS: the replies go to the outbox, `respond(replies)` is the provider's answer.
+    `held_back(sms)` (the flood limit) runs under the person's lock, so their messages are counted one at a time;
+    when it says True it has kept the message itself, and the conversation does not run."""
     sms = replace(sms, text=storable(sms.text))
     key = contact_key(sms.phone, pseudonym_key(app))
     with runs.conversation_transaction():
@@ -106,6 +110,8 @@ def receive_sms(app: Flask, sms: InboundSms, respond: Callable[[list[str]], str]
         if earlier is not None:
             log_event("webhook.duplicate", channel=sms.channel, message=earlier[0])
             return Handled(earlier[1] if earlier[1] is not None else respond([]), [], duplicate=True)
+        if held_back is not None and held_back(sms):
+            return Handled(respond([]), [], held_back=True)
         decision = decide_sms(world(app, snapshot.contact), sms.text, _run(snapshot.run))
         decision = _Applier(app, snapshot.contact.id, "sms", sms.channel).apply(decision)
         body = respond(decision.replies)

@@ -1,9 +1,10 @@
 """The flood limit: one number sending far more SMS than a person types (a stuck phone, a script, a prank) gets one
 polite reply and then silence until the window has passed, instead of a reply, and an SMS bill, for each message.
 
-The webhook calls `over_limit(app, sms)` for every inbound SMS before the conversation runs. When it says True, the
-message has been stored (status `rate_limited`, nothing is lost) and the conversation must not run. STOP always
-passes. The count is one statement, `storage.outbox.recent_inbound_sms`.
+The conversation calls `over_limit(app, sms)` for every inbound SMS under the person's lock, before it runs (so 50
+messages at once from one number are counted one after the other, not all against the same count). When it says
+True, the message has been stored (status `rate_limited`, nothing is lost) and the conversation must not run. STOP
+always passes. The count is one statement, `storage.outbox.recent_inbound_sms`.
 """
 from __future__ import annotations
 
@@ -26,7 +27,8 @@ NOTICE = ("Ta heterhii olon zurvas ilgeelee. {minutes} minutiin daraa dahin bich
 
 
 def over_limit(app: Flask, sms: InboundSms) -> bool:
-    """True when `sms` is over its number's limit; it is then stored (status `rate_limited`) and must not reach
+    """True when `sms` is over its number's limit; it is then stored (status `rate_limited`, no response: a
+    redelivery, which the conversation recognises first, gets the channel's empty answer) and must not reach
     the conversation. The first time in a window, the polite notice is queued (once: its key names the window)."""
     if is_stop(sms.text):  # the conversation's own rule: STOP always works
         return False
@@ -36,10 +38,8 @@ def over_limit(app: Flask, sms: InboundSms) -> bool:
                                                   sms.received_at - window)
     if recent < limit["messages"]:
         return False
-    if sms.provider_id and store.inbound_by_provider_id(sms.channel, sms.provider_id):
-        return True  # a redelivery of a message already kept
     store.create_inbound(contact=contact_id, channel=sms.channel, kind="sms", provider_id=sms.provider_id,
-                         text=sms.text, text_norm=normalize(sms.text), status="rate_limited", response="")
+                         text=sms.text, text_norm=normalize(sms.text), status="rate_limited")
     bucket = int(sms.received_at.replace(tzinfo=dt.UTC).timestamp() // window.total_seconds())
     enqueue(contact_id, NOTICE.format(minutes=limit["minutes"]), purpose="reply", channel=sms.channel,
             origin="flood", idempotency_key=f"flood:{contact_id}:{bucket}")

@@ -174,9 +174,10 @@ def _apply(channel: Channel, action: str, event) -> Reply | None:
 def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
     template = channel.render("sms", None)
     try:
-        if flood.over_limit(current_app, sms):  # stored, not answered; one polite notice per window
+        handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body,
+                                           held_back=lambda sms: flood.over_limit(current_app, sms))
+        if handled.held_back:  # stored, not answered; one polite notice per window
             return template
-        handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body)
         return Reply(handled.body, content_type=template.content_type)
     except Exception:
         return _record_failure(channel, "sms", sms.phone, sms.provider_id, sms.text, "sms", None)

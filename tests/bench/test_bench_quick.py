@@ -16,3 +16,15 @@ def test_quick_benchmark_gets_only_good_answers():
     assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
     assert "all answers good" in done.stdout
     assert "| gateway | returning |" in done.stdout and "| twilio | gateway |" in done.stdout
+
+
+def test_load_script_loses_nothing_in_a_short_run():
+    """scripts/load.py for two seconds on SQLite: it starts `gateway serve` itself, checks every answer, and
+    compares what the database holds with what was sent; it exits 1 on any bad answer or anything lost."""
+    env = {k: v for k, v in os.environ.items() if k != "GATEWAY_TEST_POSTGRES_URL"}
+    done = subprocess.run([sys.executable, "scripts/load.py", "--seconds", "2", "--sessions", "10", "--sms-rate",
+                           "10", "--engines", "sqlite"], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:] + done.stdout[-2000:]
+    assert "every answer good, nothing lost" in done.stdout
+    assert "| sqlite | USSD, 10 sessions |" in done.stdout and "| sqlite | SMS, 10/s |" in done.stdout
