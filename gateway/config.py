@@ -41,6 +41,8 @@ SECRET_ENV = {
 }
 # Of the secrets, these are not confidential enough to mask, only kept out of the file.
 UNMASKED_SECRETS = {"channels.android.url", "channels.africastalking.username", "channels.twilio.account_sid"}
+# Each phone of an Android pool has its own secrets: ANDROID_<NAME>_URL, _LOGIN, _PASSWORD, _SIGNING_KEY.
+PHONE_SECRETS = ("url", "login", "password", "signing_key")
 DEFAULT_CONFIG_FILE = "config.yaml"
 
 
@@ -62,6 +64,7 @@ def load_config(config_path: str | os.PathLike | None = None, overrides: dict | 
             if key == "flows.paths":
                 value = [p for p in value.split(os.pathsep) if p]
             _set(config, key, value)
+    _phone_secrets_from_env(config, environ)
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and "." not in key and isinstance(config.get(key), dict):
             _deep_merge(config[key], value)
@@ -125,6 +128,9 @@ def masked(config: dict) -> dict:
             continue
         value = get(shown, key)
         _set(shown, key, "****" if value else "(not set)")
+    for phone in _phones(shown):
+        for key in PHONE_SECRETS[1:]:
+            phone[key] = "****" if phone.get(key) else "(not set)"
     return shown
 
 
@@ -157,6 +163,30 @@ def _refuse_secrets_in_file(values: dict) -> None:
         if get(values, key) not in (None, ""):
             raise ConfigError(f"config key '{key}' is a secret: set it with the environment variable {env}, "
                               "not in config.yaml")
+    for index, phone in enumerate(_phones(values)):
+        for key in PHONE_SECRETS:
+            if key != "url" and phone.get(key) not in (None, ""):
+                raise ConfigError(f"config key 'channels.android.phones.{index}.{key}' is a secret: set it with "
+                                  f"the environment variable {phone_env(phone.get('name', ''), key)}, "
+                                  "not in config.yaml")
+
+
+def phone_env(name: str, key: str) -> str:
+    """`ANDROID_MOBICOM_1_LOGIN` for key `login` of the phone named `mobicom-1`."""
+    return "ANDROID_" + "".join(c if c.isalnum() else "_" for c in str(name).upper()) + "_" + key.upper()
+
+
+def _phones(config: dict) -> list[dict]:
+    phones = get(config, "channels.android.phones") or []
+    return [phone for phone in phones if isinstance(phone, dict)] if isinstance(phones, list) else []
+
+
+def _phone_secrets_from_env(config: dict, environ) -> None:
+    for phone in _phones(config):
+        for key in PHONE_SECRETS:
+            value = environ.get(phone_env(phone.get("name", ""), key))
+            if value:
+                phone[key] = value
 
 
 def _validate(config: dict) -> None:
