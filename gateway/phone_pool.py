@@ -75,6 +75,21 @@ def _fill(indexes: list[int], phones: list[Phone], load: dict[str, float]) -> li
     return picks
 
 
+def _level(count: float, phones: list[Phone], load: dict[str, float]) -> None:
+    """`share` for a count rather than a list (estimates of large broadcasts): fill the phones so that they all
+    finish at the same time T, where sum(max(0, T × rate − load)) = count (water-filling)."""
+    if count <= 0 or not phones:
+        return
+    ordered = sorted(phones, key=lambda p: load.get(p.key, 0) / p.rate_per_second)
+    for used in range(len(ordered), 0, -1):
+        group = ordered[:used]
+        finish = (count + sum(load.get(p.key, 0) for p in group)) / sum(p.rate_per_second for p in group)
+        if finish >= load.get(group[-1].key, 0) / group[-1].rate_per_second:
+            break
+    for phone in group:
+        load[phone.key] = max(load.get(phone.key, 0), finish * phone.rate_per_second)
+
+
 def assign_queued(app: Flask, limit: int = ASSIGN_BATCH) -> int:
     """Give up to `limit` unassigned queued Android messages to phones that are up. Returns how many."""
     channel = pool(app)
@@ -128,7 +143,11 @@ def estimate(app: Flask, counts: Counter, queued: dict[str, int] | None = None) 
         return None
     phones = phones_up(channel, utcnow()) or channel.phones
     load: dict[str, float] = dict(queued or {})
-    share([operator for operator, n in counts.items() for _ in range(n)], phones, load)
+    on_net = {phone.operator for phone in phones}
+    for operator, n in counts.items():
+        if operator in on_net:
+            _level(n, [phone for phone in phones if phone.operator == operator], load)
+    _level(sum(n for operator, n in counts.items() if operator not in on_net), phones, load)
     per_phone = [{"name": phone.name, "operator": phone.operator, "messages": int(load.get(phone.key, 0)),
                   "rate_per_second": phone.rate_per_second,
                   "seconds": round(load.get(phone.key, 0) / phone.rate_per_second, 1)} for phone in phones]
@@ -141,8 +160,7 @@ def queued_estimate(app: Flask) -> dict | None:
     channel = pool(app)
     if channel is None:
         return None
-    unassigned = store.unassigned_to_phone(channel.name, 100_000)
-    counts = operator_counts(app, Counter(number[:7] for _, number in unassigned))
+    counts = operator_counts(app, store.unassigned_by_number_prefix(channel.name))
     return estimate(app, counts, store.queued_by_phone(channel.name))
 
 

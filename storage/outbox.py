@@ -171,6 +171,15 @@ def unassigned_to_phone(channel: str, limit: int) -> list[tuple[int, str]]:
                 .order_by(Message.priority, Message.id).limit(limit).tuples())
 
 
+def unassigned_by_number_prefix(channel: str, digits: int = 7) -> dict[str, int]:
+    """How many unassigned queued messages on `channel` go to each number range ("+976991"): counts only."""
+    prefix = pw.fn.SUBSTR(PhoneNumber.e164, 1, digits)
+    return dict(Message.select(prefix, pw.fn.COUNT(Message.id))
+                .join(PhoneNumber, on=(PhoneNumber.contact == Message.contact))
+                .where((Message.direction == "out") & (Message.status == "queued") & (Message.channel == channel)
+                       & Message.phone.is_null()).group_by(prefix).tuples())
+
+
 def assign_phone(message_ids: list[int], phone: str) -> int:
     """Give queued messages to a phone; one another dispatcher assigned meanwhile keeps its phone."""
     return (Message.update(phone=phone).where(Message.id.in_(message_ids) & Message.phone.is_null()

@@ -1,0 +1,150 @@
+"""The Android phone pool: three fake phones (Mobicom, Unitel, Skytel), each with its own credentials, signing key
+and rate. Messages go out on-net, each phone keeps its own rate, a phone that dies hands its queue to the others,
+and every message goes out exactly once."""
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+from collections import Counter
+
+import pytest
+
+from gateway import broadcasts as bc
+from gateway.outbox import RateLimiter, dispatch, enqueue
+from gateway.phones import operator_of
+from storage.db import database
+from storage.models import Message
+from tests.channels.test_channels_outbox import SteppedClock
+from tests.fakes import FakeAndroid
+from tests.fakes.signing import android_post
+from tests.meetings.helpers import add_contacts
+
+OPERATOR_OF_PHONE = {"m": "Mobicom", "u": "Unitel", "s": "Skytel"}
+# Recipients by operator; G-Mobile has no phone in the pool, so its people go to whichever phone is up.
+PREFIXES = {"Mobicom": "9911", "Unitel": "8811", "Skytel": "9111", "G-Mobile": "9811"}
+
+
+@pytest.fixture
+def phones():
+    fakes = {name: FakeAndroid(f"login-{name}", f"pass-{name}").start() for name in OPERATOR_OF_PHONE}
+    yield fakes
+    for fake in fakes.values():
+        if fake.thread.is_alive():
+            fake.stop()
+
+
+def pool_settings(phones: dict, rate: float = 2000) -> dict:
+    return {"enabled": True, "phones": [
+        {"name": name, "operator": OPERATOR_OF_PHONE[name], "base_url": fake.url, "rate_per_second": rate,
+         "login": f"login-{name}", "password": f"pass-{name}", "signing_key": f"key-{name}"}
+        for name, fake in phones.items()]}
+
+
+@pytest.fixture
+def make_pool_app(make_app, phones):
+    def factory(rate: float = 2000, **outbox):
+        return make_app(channels={"android": pool_settings(phones, rate)},
+                        routing={"sms": ["android"], "bulk": ["android"]},
+                        quiet_hours={"start": "00:00", "end": "00:00"},  # never quiet: bulk goes at once
+                        outbox={"send_timeout_seconds": 2, "backoff_seconds": 1, **outbox})
+    return factory
+
+
+def sent_by(phones: dict) -> dict[str, str]:
+    """Number → the phone that sent it; fails if any number went out twice."""
+    sends = Counter(sent["to"] for fake in phones.values() for sent in fake.accepted)
+    assert [number for number, n in sends.items() if n > 1] == []
+    return {sent["to"]: name for name, fake in phones.items() for sent in fake.accepted}
+
+
+def test_operator_comes_from_phonenumbers_then_the_config_table():
+    table = {"Mobicom": ["99"], "Unitel": ["88"], "Skytel": ["91", "601"], "G-Mobile": ["98"]}
+    assert operator_of("+97699112233", table) == "Mobicom"
+    assert operator_of("+97686112233", table) == "Unitel"  # phonenumbers knows 86; the table does not
+    assert operator_of("+97692112233", table) == "G-Mobile"  # and its 3-digit ranges (920 Skytel, 921 G-Mobile)
+    assert operator_of("+97660112233", table) == "Skytel"  # 60 is ONDO to phonenumbers: the table decides
+    assert operator_of("+97672112233", table) is None
+    assert operator_of("+15005550006", table) is None
+
+
+def test_each_message_goes_on_net_and_each_phone_keeps_its_own_rate(make_pool_app, phones):
+    app = make_pool_app(rate=4)
+    app.config["GATEWAY"]["channels"]["android"]["phones"][1]["rate_per_second"] = 2
+    app.extensions.pop("gateway.channels", None)
+    stepped = SteppedClock()
+    app.extensions["gateway.rate_limiter"] = RateLimiter(clock=stepped.clock, sleep=stepped.sleep)
+    for fake in phones.values():
+        fake.clock = stepped.clock
+    with app.app_context(), database.connection_context():
+        people = add_contacts(4, "BGD-07", prefix=PREFIXES["Mobicom"]) + add_contacts(
+            3, "BGD-07", prefix=PREFIXES["Unitel"])
+        for person in people:
+            enqueue(person, "tsag", purpose="notice")
+        assert dispatch(app)["sent"] == 7
+        assert {row.phone for row in Message.select().where(Message.direction == "out")} == {"android:m",
+                                                                                             "android:u"}
+    assert {sent["to"][4:8] for sent in phones["m"].accepted} == {PREFIXES["Mobicom"]}
+    assert {sent["to"][4:8] for sent in phones["u"].accepted} == {PREFIXES["Unitel"]}
+    for name, interval in (("m", 0.25), ("u", 0.5)):
+        times = [request.at for request in phones[name].requests]
+        assert [b - a for a, b in itertools.pairwise(times)] == pytest.approx([interval] * (len(times) - 1))
+    assert stepped.now == pytest.approx(1.0)  # the phones send side by side, not one after the other
+
+
+def test_3000_recipient_broadcast_with_a_phone_killed_midway_goes_out_once_on_net(make_pool_app, phones):
+    app = make_pool_app(failover_after=3, down_seconds=300)
+    with app.app_context(), database.connection_context():
+        broadcast_with_a_phone_killed_midway(app, phones)
+
+
+def broadcast_with_a_phone_killed_midway(app, phones):
+    counts = {"Mobicom": 1000, "Unitel": 1000, "Skytel": 700, "G-Mobile": 300}
+    operator = {}
+    for start in range(0, 1000, 50):  # operators interleaved, as in a real khoroo
+        for name, n in counts.items():
+            for person in add_contacts(max(0, min(50, n - start)), "BGD-07", start=start, prefix=PREFIXES[name]):
+                operator[person.id] = name
+    numbers = {f"+976{PREFIXES[name]}{i:04d}": name for name, n in counts.items() for i in range(n)}
+    bc.send_plain_broadcast(app, ["khoroo:BGD-07"], "Hural margaash 10 tsagt", None, None, False, "test")
+
+    killed_at: list[float] = []
+
+    def kill_skytel_midway():
+        while sum(len(fake.accepted) for fake in phones.values()) < 1500:
+            time.sleep(0.005)
+        phones["s"].kill()
+        killed_at.append(time.monotonic())
+
+    killer = threading.Thread(target=kill_skytel_midway)
+    killer.start()
+    deadline = time.monotonic() + 120
+    while Message.select().where((Message.direction == "out") & (Message.status != "sent")).exists():
+        assert time.monotonic() < deadline, "the broadcast did not finish"
+        dispatch(app, budget_seconds=2)
+    killer.join()
+
+    phone_of = sent_by(phones)
+    assert set(phone_of) == set(numbers)  # everyone, exactly once
+    by_operator = {name: Counter(phone_of[n] for n, op in numbers.items() if op == name) for name in counts}
+    assert by_operator["Mobicom"] == {"m": 1000}
+    assert by_operator["Unitel"] == {"u": 1000}
+    skytel_on_s = [r for r in phones["s"].accepted if numbers[r["to"]] == "Skytel"]
+    assert 0 < len(skytel_on_s) < 700  # on-net until the Skytel phone died, then the rest of the pool took over
+    assert all(request.at < killed_at[0] for request in phones["s"].requests if request.path == "/messages")
+    assert set(by_operator["G-Mobile"]) <= {"m", "u", "s"} and sum(by_operator["G-Mobile"].values()) == 300
+    rows = list(Message.select().where(Message.direction == "out"))
+    assert {row.status for row in rows} == {"sent"} and len(rows) == 3000
+    assert {row.phone for row in rows if operator[row.contact_id] == "Mobicom"} == {"android:m"}
+
+
+def test_each_phone_signs_its_webhooks_with_its_own_key(make_pool_app, phones):
+    app = make_pool_app()
+    client = app.test_client()
+    ping = {"event": "system:ping", "id": "ping-1", "deviceId": "u-device", "payload": {"health": {"status": "pass"}}}
+    assert android_post(client, ping, key="key-u").status_code == 200
+    assert android_post(client, {**ping, "id": "ping-2"}, key="not-a-phone-key").status_code == 403
+    health = client.get("/healthz").get_json()["channels"]["android"]
+    seen = {phone["name"]: phone["last_seen"] for phone in health["phones"]}
+    assert seen["u"] is not None and seen["m"] is None and seen["s"] is None
+    assert [phone["operator"] for phone in health["phones"]] == ["Mobicom", "Unitel", "Skytel"]
