@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gateway.clock import LocalTimeError, zone_named
-from gateway.config_schema import DEFAULTS, SCHEMA
+from gateway.config_schema import DEFAULTS, SCHEMA, phone_env
 
 # Environment variable → dotted config key. Secrets are marked so they are masked and refused in the file.
 ENV_KEYS = {
@@ -169,11 +169,6 @@ def _refuse_secrets_in_file(values: dict) -> None:
                 raise ConfigError(f"config key 'channels.android.phones.{index}.{key}' is a secret: set it with "
                                   f"the environment variable {phone_env(phone.get('name', ''), key)}, "
                                   "not in config.yaml")
-
-
-def phone_env(name: str, key: str) -> str:
-    """`ANDROID_MOBICOM_1_LOGIN` for key `login` of the phone named `mobicom-1`."""
-    return "ANDROID_" + "".join(c if c.isalnum() else "_" for c in str(name).upper()) + "_" + key.upper()
 
 
 def _phones(config: dict) -> list[dict]:

@@ -56,6 +56,11 @@ _channel_names = {"type": "array", "items": {"enum": ["android", "africastalking
                   "description": "must be a list of channel names: android, africastalking, twilio"}
 _seconds = {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"}
 _positive_int = {"type": "integer", "minimum": 1, "description": "must be a whole number of at least 1"}
+def phone_env(name: str, key: str) -> str:
+    """The environment variable of a pool phone's secret: `ANDROID_MOBICOM_1_LOGIN` for `login` of `mobicom-1`."""
+    return "ANDROID_" + "".join(c if c.isalnum() else "_" for c in str(name).upper()) + "_" + key.upper()
+
+
 OPERATORS = ["Mobicom", "Unitel", "Skytel", "G-Mobile"]
 _operator = {"enum": OPERATORS, "description": "must be one of Mobicom, Unitel, Skytel, G-Mobile"}
 _phone = {"type": "object", "required": ["name", "operator"], "properties": {

@@ -180,7 +180,7 @@ class Android(Channel):
     def missing_secrets(self) -> list[str]:
         """What every phone needs and one lacks: its URL (or `base_url`), login, password, signing key. For a
         pool, the missing ones are named after the phone's variables (ANDROID_<NAME>_LOGIN…)."""
-        from gateway.config import phone_env
+        from gateway.config_schema import phone_env
 
         missing = []
         for phone in self.phones:
