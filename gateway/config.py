@@ -64,12 +64,12 @@ def load_config(config_path: str | os.PathLike | None = None, overrides: dict | 
             if key == "flows.paths":
                 value = [p for p in value.split(os.pathsep) if p]
             _set(config, key, value)
-    _phone_secrets_from_env(config, environ)
     for key, value in (overrides or {}).items():
         if isinstance(value, dict) and "." not in key and isinstance(config.get(key), dict):
             _deep_merge(config[key], value)
         else:
             _set(config, key, value)
+    _phone_secrets_from_env(config, environ)
     _validate(config)
     config["instance_path"] = str(Path(config["instance_path"]).resolve())
     if not config["database_url"]:

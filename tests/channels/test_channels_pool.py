@@ -12,8 +12,10 @@ import time
 from collections import Counter
 
 import pytest
+from click.testing import CliRunner
 
 from gateway import broadcasts as bc
+from gateway.cli import cli
 from gateway.outbox import RateLimiter, dispatch, enqueue
 from gateway.phones import operator_of
 from storage.db import database
@@ -179,3 +181,66 @@ def test_two_dispatching_processes_share_the_pool_and_send_nothing_twice(make_po
         (PREFIXES[OPERATOR_OF_PHONE[phone]], phone) for phone in phones}
     with app.app_context(), database.connection_context():
         assert {row.status for row in Message.select().where(Message.direction == "out")} == {"sent"}
+
+
+@pytest.fixture
+def pool_cli(make_pool_app, phones, tmp_path, monkeypatch):
+    """`gateway …` with a config.yaml naming the three phones, their secrets in ANDROID_<NAME>_* variables."""
+    app = make_pool_app(rate=0.5)
+    config = {key: app.config["GATEWAY"][key] for key in ("database_url", "instance_path", "routing", "flows",
+                                                          "scheduler", "quiet_hours")}
+    config["channels"] = {"android": pool_settings(phones, rate=0.5)}
+    for phone in config["channels"]["android"]["phones"]:
+        for key in ("login", "password", "signing_key"):
+            monkeypatch.setenv(f"ANDROID_{phone['name'].upper()}_{key.upper()}", phone.pop(key))
+    path = tmp_path / "config.yaml"
+    path.write_text(json.dumps(config))
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", app.config["SECRET_KEY"])
+
+    def run(*args: str):
+        result = CliRunner().invoke(cli, ["--config", str(path), *args], catch_exceptions=False)
+        if not database.is_closed():
+            database.close()
+        return result
+    return app, run, path
+
+
+def test_channels_check_and_the_broadcast_preview_show_each_phone_and_the_time_to_send(pool_cli, phones, tmp_path):
+    app, run, _ = pool_cli
+    with app.app_context(), database.connection_context():
+        for name, n in (("Mobicom", 30), ("Unitel", 10), ("G-Mobile", 20)):
+            add_contacts(n, "BGD-07", prefix=PREFIXES[name])
+    phones["s"].kill()
+    check = run("channels", "check").output
+    assert "2 of 3 phones reachable" in check and "s (Skytel) NOT reachable" in check
+    assert "m              Mobicom" in check and "last seen" in check
+    text = tmp_path / "notice.txt"
+    text.write_text("Hural margaash", encoding="utf-8")
+    preview = run("broadcast", "--to", "khoroo:BGD-07", "--text-file", str(text), "--dry-run").output
+    assert "recipients by operator: G-Mobile 20, Mobicom 30, Unitel 10" in preview
+    # at 0.5/s each: Mobicom's 30 and Unitel's 10 on-net, G-Mobile's 20 levelled out: 30 messages per phone
+    assert "expected time to send: about 1 min 0 s" in preview
+    assert "dry run: nothing was queued" in preview
+
+
+def test_phone_secrets_come_from_the_environment_never_from_the_file(pool_cli, tmp_path):
+    _, run, path = pool_cli
+    config = json.loads(path.read_text())
+    config["channels"]["android"]["phones"][0]["password"] = "in-the-file"
+    path.write_text(json.dumps(config))
+    result = run("channels", "check")
+    assert result.exit_code != 0 and "ANDROID_M_PASSWORD" in result.output
+
+
+def test_the_single_phone_settings_still_work_as_a_pool_of_one(make_app, phones, monkeypatch):
+    for key, value in (("LOGIN", "login-m"), ("PASSWORD", "pass-m"), ("SIGNING_KEY", "key-m")):
+        monkeypatch.setenv(f"ANDROID_GATEWAY_{key}", value)
+    app = make_app(channels={"android": {"enabled": True, "base_url": phones["m"].url, "rate_per_second": 100}},
+                   routing={"sms": ["android"], "bulk": ["android"]})
+    with app.app_context(), database.connection_context():
+        (person,) = add_contacts(1, "BGD-07", prefix=PREFIXES["Unitel"])  # off-net: the only phone sends it
+        enqueue(person, "sain uu")
+        assert dispatch(app)["sent"] == 1
+    assert [sent["to"] for sent in phones["m"].accepted] == ["+97688110000"]
+    assert android_post(app.test_client(), {"event": "system:ping", "id": "p", "payload": {}},
+                        key="key-m").status_code == 200
