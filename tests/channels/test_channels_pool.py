@@ -15,8 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from gateway import broadcasts as bc
+from gateway import phone_pool
 from gateway.cli import cli
 from gateway.outbox import RateLimiter, dispatch, enqueue
+from gateway.outbox_jobs import poll_phone
 from gateway.phones import operator_of
 from storage.db import database
 from storage.models import Message
@@ -244,3 +246,23 @@ def test_the_single_phone_settings_still_work_as_a_pool_of_one(make_app, phones,
     assert [sent["to"] for sent in phones["m"].accepted] == ["+97688110000"]
     assert android_post(app.test_client(), {"event": "system:ping", "id": "p", "payload": {}},
                         key="key-m").status_code == 200
+
+
+def test_a_phone_that_stops_answering_health_hands_its_queue_to_the_others(make_pool_app, phones):
+    app = make_pool_app()
+    with app.app_context(), database.connection_context():
+        people = add_contacts(5, "BGD-07", prefix=PREFIXES["Skytel"])
+        for person in people:
+            enqueue(person, "tsag", purpose="notice")
+        assert phone_pool.assign_queued(app) == 5
+        assert {row.phone for row in Message.select()} == {"android:s"}
+        phones["s"].kill()
+        assert poll_phone(app) == "pass, pass, unreachable"
+        assert {row.phone for row in Message.select()} == {None}
+        assert dispatch(app)["sent"] == 5
+        ready = app.test_client().get("/readyz")
+        assert ready.status_code == 200
+        android = ready.get_json()["channels"]["android"]
+        assert android["detail"].startswith("2 of 3 phones up")
+        assert [phone["state"].split(" ")[0] for phone in android["phones"]] == ["up", "up", "down"]
+    assert len(phones["m"].accepted) + len(phones["u"].accepted) == 5 and phones["s"].accepted == []
