@@ -191,6 +191,10 @@ def _validate(config: dict) -> None:
         key = ".".join(str(p) for p in error.path) or "(top level)"
         allowed = error.schema.get("description") or error.message
         raise ConfigError(f"config key '{key}' has value {error.instance!r}: {allowed}")
+    names = [phone["name"] for phone in _phones(config)]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"config key 'channels.android.phones' names a phone twice ({', '.join(names)}): "
+                          "each phone needs a name of its own")
     try:
         zone_named(config["timezone"])
     except LocalTimeError:

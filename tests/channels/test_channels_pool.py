@@ -266,3 +266,17 @@ def test_a_phone_that_stops_answering_health_hands_its_queue_to_the_others(make_
         assert android["detail"].startswith("2 of 3 phones up")
         assert [phone["state"].split(" ")[0] for phone in android["phones"]] == ["up", "up", "down"]
     assert len(phones["m"].accepted) + len(phones["u"].accepted) == 5 and phones["s"].accepted == []
+
+
+def test_pool_config_names_each_phone_once_on_a_known_operator_with_secrets_from_its_own_variables():
+    from gateway.config import ConfigError, load_config
+
+    def load(phones, environ=None):
+        return load_config(None, {"channels": {"android": {"phones": phones}}}, environ=environ or {})
+
+    with pytest.raises(ConfigError, match="names a phone twice"):
+        load([{"name": "a", "operator": "Unitel"}, {"name": "a", "operator": "Skytel"}])
+    with pytest.raises(ConfigError, match="must be one of Mobicom, Unitel, Skytel, G-Mobile"):
+        load([{"name": "a", "operator": "Ondo"}])
+    config = load([{"name": "mobicom-1", "operator": "Mobicom"}], {"ANDROID_MOBICOM_1_SIGNING_KEY": "k"})
+    assert config["channels"]["android"]["phones"][0]["signing_key"] == "k"
