@@ -54,7 +54,7 @@ def describe_channel(app: Flask, name: str, show_token: bool = False) -> tuple[l
         lines.append("  reachable:   not checked (credentials missing)")
     else:
         lines.append(f"  reachable:   {_reachability(channel)}")
-        problems += lines[-1].startswith("  reachable:   NO")
+        problems += lines[-1].startswith("  reachable:   NO") or "NOT reachable" in lines[-1]  # a pool's phone
     if len(getattr(channel, "phones", ())) > 1:
         lines += pool_lines(app)
     lines.append("  webhook URLs to paste:")

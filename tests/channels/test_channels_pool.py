@@ -3,6 +3,7 @@ and rate. Messages go out on-net, each phone keeps its own rate, a phone that di
 and every message goes out exactly once."""
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import subprocess
@@ -213,7 +214,9 @@ def test_channels_check_and_the_broadcast_preview_show_each_phone_and_the_time_t
         for name, n in (("Mobicom", 30), ("Unitel", 10), ("G-Mobile", 20)):
             add_contacts(n, "BGD-07", prefix=PREFIXES[name])
     phones["s"].kill()
-    check = run("channels", "check").output
+    result = run("channels", "check")
+    check = result.output
+    assert result.exit_code == 1 and "1 problem(s)" in check  # one phone of three is a problem to fix
     assert "2 of 3 phones reachable" in check and "s (Skytel) NOT reachable" in check
     assert "m              Mobicom" in check and "last seen" in check
     text = tmp_path / "notice.txt"
@@ -280,3 +283,19 @@ def test_pool_config_names_each_phone_once_on_a_known_operator_with_secrets_from
         load([{"name": "a", "operator": "Ondo"}])
     config = load([{"name": "mobicom-1", "operator": "Mobicom"}], {"ANDROID_MOBICOM_1_SIGNING_KEY": "k"})
     assert config["channels"]["android"]["phones"][0]["signing_key"] == "k"
+
+
+def test_when_every_phone_is_down_messages_wait_with_no_attempt_used(make_pool_app, phones):
+    app = make_pool_app(failover_after=2)
+    for fake in phones.values():
+        fake.kill()
+    with app.app_context(), database.connection_context():
+        people = add_contacts(4, "BGD-07", prefix=PREFIXES["Mobicom"])
+        rows = [enqueue(person, "tsag") for person in people]
+        dispatch(app, budget_seconds=1)
+        waiting = [Message.get_by_id(row.id) for row in rows]
+        assert {row.status for row in waiting} == {"queued"}
+        assert all(row.next_attempt_at > row.created_at + dt.timedelta(seconds=60) for row in waiting)
+        assert max(row.attempts for row in waiting) <= 1
+        health = app.test_client().get("/healthz").get_json()["channels"]["android"]
+        assert health["state"] == "down" and health["detail"].startswith("0 of 3 phones up")
