@@ -145,7 +145,9 @@ class Suite:
         self.log("SQL statements per hop and per SMS")
         lines = ["`total` counts every statement the driver ran, BEGIN/COMMIT/SAVEPOINT/RELEASE and the per-connection "
                  "PRAGMAs included; `queries` leaves those out. One number per hop (USSD) or per message (SMS: "
-                 "`us`, `1`, `5`).", "", "| engine | what | total per hop/message | queries per hop/message |",
+                 "`us`, `1`, `5`). `connection` is the first request of a process (`/readyz`): it opens the serving "
+                 "thread's connection, which every later request reuses.", "",
+                 "| engine | what | total per hop/message | queries per hop/message |",
                  "|---|---|---|---|"]
         engines = ["sqlite"] + (["postgresql"] if self.pg else [])
         mid_flow = None

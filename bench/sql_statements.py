@@ -75,6 +75,10 @@ def measure(database_url: str, water: int) -> dict:
         trace(database.obj)
         client, token = app.test_client(), SECRETS["AT_WEBHOOK_TOKEN"]
         results = {}
+        # A serving thread keeps its connection, so the first request of a process opens it (SQLite runs its 4
+        # PRAGMAs then): counted apart, as `connection`, so `ussd_new` is a new session on an open connection.
+        opened, statements = counted(client.get, "/readyz")
+        results["connection"] = [summary(statements)]
         for mode, phone in (("new", number(1)), ("returning", number(1))):
             journey = journey_for("gateway", mode, water, token)
             session = f"ATUid_sql_{mode}"

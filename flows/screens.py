@@ -58,14 +58,15 @@ def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: 
     lines = [f"{number}. {label}" for number, label in items]
     size = {line: sms_units(line) for line in [*head, *lines, more, back]}  # each line measured once
     pages: list[list[str]] = [list(head)]
+    measure = _Measure().add(*(size[line] for line in head))
     for index, line in enumerate(lines):
-        current = pages[-1]
-        tail = [back] if len(pages) > 1 else []
-        is_last = index == len(lines) - 1
-        needed = current + [line] + ([] if is_last else [more]) + tail  # the last page needs no "more"
-        if _has_item(current, head, len(pages)) and not _fits([size[part] for part in needed]):
+        tail = [size[back]] if len(pages) > 1 else []
+        ending = tail if index == len(lines) - 1 else [size[more], *tail]  # the last page needs no "more"
+        if _has_item(pages[-1], head, len(pages)) and not measure.fits_with(size[line], *ending):
             pages.append([])
+            measure = _Measure()
         pages[-1].append(line)
+        measure.add(size[line])
     screens = []
     for index, page in enumerate(pages):
         tail = ([more] if index < len(pages) - 1 else []) + ([back] if index > 0 else [])
@@ -73,11 +74,21 @@ def ussd_pages(head: Sequence[str], items: Sequence[tuple[int, str]], language: 
     return screens
 
 
-def _fits(sizes: list[tuple[bool, int]]) -> bool:
-    """Whether lines of these sizes, joined by newlines, fit one USSD screen."""
-    gsm7 = all(fits for fits, _ in sizes)
-    units = sum(units for _, units in sizes) + len(sizes) - 1
-    return units <= (USSD_GSM7_LIMIT if gsm7 else USSD_UCS2_LIMIT)
+class _Measure:
+    """The running size of one screen's lines: whether all fit GSM-7, and their units with the newlines."""
+
+    def __init__(self) -> None:
+        self.gsm7, self.units, self.lines = True, 0, 0
+
+    def add(self, *sizes: tuple[bool, int]) -> _Measure:
+        for gsm7, units in sizes:
+            self.gsm7, self.units, self.lines = self.gsm7 and gsm7, self.units + units, self.lines + 1
+        return self
+
+    def fits_with(self, *sizes: tuple[bool, int]) -> bool:
+        gsm7 = self.gsm7 and all(fits for fits, _ in sizes)
+        units = self.units + sum(units for _, units in sizes) + self.lines + len(sizes) - 1
+        return units <= (USSD_GSM7_LIMIT if gsm7 else USSD_UCS2_LIMIT)
 
 
 def _has_item(page: list[str], head: Sequence[str], page_count: int) -> bool:

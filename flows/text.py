@@ -137,6 +137,7 @@ class SmsSize:
     units: int = 0  # septets for GSM-7, UTF-16 code units for UCS-2
 
 
+@functools.lru_cache(maxsize=4096)  # menus repeat the same lines (unit names, "99 Цааш") hop after hop
 def sms_units(text: str) -> tuple[bool, int]:
     """(fits GSM-7, its length in septets or UTF-16 units): all a USSD screen's limit needs to know."""
     basic, extension = _gsm_alphabet()

@@ -3,6 +3,7 @@ pseudonymous keys and masking live in storage.phones. Error messages never repea
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 
@@ -15,6 +16,17 @@ class InvalidPhoneNumber(ValueError):
 
 def normalize_phone(raw: str, region: str = "MN") -> str:
     """Return E.164 (`+97699112233`) for `99112233`, `976 99112233`, `+976-9911-2233`…; raise InvalidPhoneNumber."""
+    if raw and len(raw) <= 32:  # every hop of a USSD session repeats its number; parsing costs a quarter of a ms
+        return _normalized(raw, region)
+    return _normalize(raw, region)
+
+
+@lru_cache(maxsize=20_000)
+def _normalized(raw: str, region: str) -> str:
+    return _normalize(raw, region)
+
+
+def _normalize(raw: str, region: str) -> str:
     text = (raw or "").strip()
     if not text:
         raise InvalidPhoneNumber("phone number is empty")

@@ -5,7 +5,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import IntegerField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional
 
@@ -14,6 +13,7 @@ from gateway.console import auth
 from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
 from gateway.console.dashboard import channel_health
+from gateway.console.forms import ConsoleForm
 from gateway.webhooks import ROUTES
 from storage import audit as audit_log
 from storage import console as users
@@ -26,7 +26,7 @@ bp = Blueprint("admin", __name__, url_prefix="/admin")
 AUDIT_ROWS = 200
 
 
-class UserForm(FlaskForm):
+class UserForm(ConsoleForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=users.USERNAME_MAX)])
     display_name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=120)])
     role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
@@ -34,13 +34,13 @@ class UserForm(FlaskForm):
     organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=120)])
 
 
-class ChangeUserForm(FlaskForm):
+class ChangeUserForm(ConsoleForm):
     role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
     units = SelectMultipleField(_l("Areas"), choices=[], validate_choice=False)
     organisation = StringField(_l("Organisation"), validators=[Optional(), Length(max=120)])
 
 
-class TokenForm(FlaskForm):
+class TokenForm(ConsoleForm):
     name = StringField(_l("Who holds it"), validators=[DataRequired(), Length(max=80)])
     role = SelectField(_l("Role"), choices=[(r, auth.ROLE_NAMES[r]) for r in ROLES])
     units = SelectMultipleField(_l("Areas"), choices=[], validate_choice=False)

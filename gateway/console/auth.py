@@ -32,11 +32,11 @@ from flask import (
 from flask.sessions import SecureCookieSessionInterface
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from werkzeug.security import check_password_hash, generate_password_hash
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
 
+from gateway.console.forms import ConsoleForm
 from gateway.logs import log_event
 from storage import audit as audit_log
 from storage import console as users
@@ -178,7 +178,7 @@ def _load_principal() -> Principal | None:
 # ---- login -----------------------------------------------------------------------------------------------
 
 
-class LoginForm(FlaskForm):
+class LoginForm(ConsoleForm):
     username = StringField(_l("User name"), validators=[DataRequired(), Length(max=users.USERNAME_MAX)])
     password = PasswordField(_l("Password"), validators=[DataRequired(), Length(max=200)])
 
@@ -280,7 +280,7 @@ def logout():
 # ---- invites and passwords -------------------------------------------------------------------------------
 
 
-class PasswordForm(FlaskForm):
+class PasswordForm(ConsoleForm):
     password = PasswordField(_l("New password"), validators=[
         DataRequired(), Length(min=MIN_PASSWORD, max=200,
                                message=_l("At least %(n)d characters.", n=MIN_PASSWORD))])

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, RadioField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -14,6 +13,7 @@ from gateway import broadcasts as bc
 from gateway.console import scope
 from gateway.console.audience import AudienceMixin, sms_preview
 from gateway.console.auth import audit, current_language, role
+from gateway.console.forms import ConsoleForm
 from storage import meetings as store
 
 bp = Blueprint("broadcasts", __name__, url_prefix="/broadcasts")
@@ -23,7 +23,7 @@ STATUS_NAMES = {"scheduled": _l("scheduled"), "enqueuing": _l("queueing"), "queu
 MESSAGE_STATUSES = ("queued", "sending", "sent", "delivered", "failed", "cancelled")
 
 
-class BroadcastForm(AudienceMixin, FlaskForm):
+class BroadcastForm(AudienceMixin, ConsoleForm):
     text_mn = TextAreaField(_l("Message in Mongolian"), validators=[DataRequired(), Length(max=bc.MAX_TEXT_CHARS)])
     text_en = TextAreaField(_l("Message in English (optional)"), validators=[Optional(),
                                                                              Length(max=bc.MAX_TEXT_CHARS)])
@@ -34,7 +34,7 @@ class BroadcastForm(AudienceMixin, FlaskForm):
                         default="cyrl")
 
 
-class CancelForm(FlaskForm):
+class CancelForm(ConsoleForm):
     confirm = BooleanField(_l("Yes, cancel everything not sent yet"), validators=[DataRequired()])
 
 

@@ -8,7 +8,6 @@ from urllib.parse import urlencode
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -16,7 +15,7 @@ from gateway import complaint_thread
 from gateway import complaints as service
 from gateway.console import scope
 from gateway.console.auth import audit, current_language, role
-from gateway.console.forms import FilterForm, page_number
+from gateway.console.forms import ConsoleForm, FilterForm, page_number
 from storage import complaints as store
 from storage import console as queries
 from storage.db import utcnow
@@ -41,21 +40,21 @@ class InboxFilter(FilterForm):
     restricted = BooleanField(_l("Restricted queue (sensitive)"))
 
 
-class StatusForm(FlaskForm):
+class StatusForm(ConsoleForm):
     status = SelectField(_l("New status"), choices=[], validators=[DataRequired()])
     note = TextAreaField(_l("Note (what was done)"), validators=[Optional(), Length(max=500)])
 
 
-class RedactForm(FlaskForm):
+class RedactForm(ConsoleForm):
     text = TextAreaField(_l("Text to share (names and numbers removed)"), validators=[DataRequired(), Length(max=2000)])
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(ConsoleForm):
     text = TextAreaField(_l("Message to the citizen"),
                          validators=[DataRequired(), Length(max=complaint_thread.MAX_REPLY)])
 
 
-class SensitiveForm(FlaskForm):
+class SensitiveForm(ConsoleForm):
     sensitive = BooleanField(_l("Sensitive: move to the restricted queue"))
 
 

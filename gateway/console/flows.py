@@ -3,19 +3,19 @@ and the web phone that plays any of them. Everyone signed in may use both: nothi
 from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, redirect, render_template, request, session, url_for
-from flask_wtf import FlaskForm
 from wtforms import StringField
 from wtforms.validators import Length
 
 from flows.checks import message_sizes
 from gateway.console import phone
 from gateway.console.auth import current_language, role
+from gateway.console.forms import ConsoleForm
 
 bp = Blueprint("flows", __name__, url_prefix="/flows")
 PHONE_KEY = "phone"
 
 
-class PhoneForm(FlaskForm):
+class PhoneForm(ConsoleForm):
     text = StringField("", validators=[Length(max=phone.MAX_INPUT)])
 
 

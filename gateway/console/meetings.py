@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateTimeLocalField, RadioField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
@@ -15,6 +14,7 @@ from gateway import meetings
 from gateway.console import scope
 from gateway.console.audience import AudienceMixin, sms_preview
 from gateway.console.auth import audit, current_language, role
+from gateway.console.forms import ConsoleForm
 from storage import meetings as store
 from storage.db import utcnow
 from storage.phones import mask_phones_in
@@ -31,7 +31,7 @@ SEND_NAMES = {"scheduled": _l("scheduled"), "enqueuing": _l("queueing"), "queued
               "cancelled": _l("cancelled"), "dropped": _l("dropped (too late)")}
 
 
-class MeetingForm(AudienceMixin, FlaskForm):
+class MeetingForm(AudienceMixin, ConsoleForm):
     kind = SelectField(_l("Kind"), choices=[(k, KIND_NAMES[k]) for k in meetings.KINDS])
     title_mn = StringField(_l("Title in Mongolian"), validators=[DataRequired(), Length(max=120)])
     title_en = StringField(_l("Title in English"), validators=[Optional(), Length(max=120)])
@@ -47,14 +47,14 @@ class MeetingForm(AudienceMixin, FlaskForm):
     remind_2h = BooleanField(_l("Reminder 2 hours before"), default=True)
 
 
-class MoveForm(FlaskForm):
+class MoveForm(ConsoleForm):
     starts_at = DateTimeLocalField(_l("New start (Ulaanbaatar time)"), format=TIME_FORMAT,
                                    validators=[DataRequired()])
     place_mn = StringField(_l("Place in Mongolian"), validators=[Optional(), Length(max=120)])
     place_en = StringField(_l("Place in English"), validators=[Optional(), Length(max=120)])
 
 
-class CancelForm(FlaskForm):
+class CancelForm(ConsoleForm):
     confirm = BooleanField(_l("Yes, cancel this meeting and tell everyone who was told"),
                            validators=[DataRequired()])
 

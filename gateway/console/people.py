@@ -11,7 +11,6 @@ from pathlib import Path
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
 from wtforms import BooleanField, HiddenField, SelectField, StringField, TextAreaField
 from wtforms.validators import DataRequired, Length, Optional, Regexp
@@ -22,6 +21,7 @@ from gateway.clock import local_today
 from gateway.console import scope
 from gateway.console.audience import KIND_NAMES, unit_choices
 from gateway.console.auth import audit, current_language, role
+from gateway.console.forms import ConsoleForm
 from storage import console as queries
 from storage import meetings as meeting_store
 from storage.db import utcnow
@@ -34,7 +34,7 @@ GROUP_NAME = Regexp(r"^[\w .-]{1,60}$", message=_l("Letters, digits, spaces, dot
 STAGED_HOURS = 2
 
 
-class ImportForm(FlaskForm):
+class ImportForm(ConsoleForm):
     file = FileField(_l("CSV file (columns: phone, language, script, unit, consent)"))
     staged = HiddenField()
     default_unit = SelectField(_l("Area for rows without a unit"), choices=[], validate_choice=False)
@@ -43,13 +43,13 @@ class ImportForm(FlaskForm):
     consented = BooleanField(_l("Everyone on this list agreed to get messages"))
 
 
-class BagsForm(FlaskForm):
+class BagsForm(ConsoleForm):
     parent = SelectField(_l("Soum or district"), choices=[], validate_choice=False)
     lines = TextAreaField(_l("One unit per line: code, name in Mongolian, name in English"),
                           validators=[DataRequired(), Length(max=20_000)])
 
 
-class UnitsCsvForm(FlaskForm):
+class UnitsCsvForm(ConsoleForm):
     file = FileField(_l("CSV of units (code, kind, parent, name_mn, name_latn, name_en)"),
                      validators=[FileRequired()])
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     DateTimeLocalField,
@@ -26,6 +25,7 @@ from gateway import clock, digests
 from gateway.console import scope
 from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
+from gateway.console.forms import ConsoleForm
 from storage import digests as digest_store
 from storage import scorecards as store
 
@@ -44,7 +44,7 @@ class IndicatorRow(Form):
     en = StringField(_l("Indicator in English"), validators=[Optional(), Length(max=store.MAX_TEXT)])
 
 
-class RoundForm(FlaskForm):
+class RoundForm(ConsoleForm):
     service_point = SelectField(_l("Service point"), choices=[], validate_choice=False)
     new_code = StringField(_l("New service point: code"), validators=[Optional(), Length(max=40)])
     new_kind = SelectField(_l("New service point: kind"), choices=[(k, k) for k in SP_KINDS], default="other",
@@ -63,14 +63,14 @@ class RoundForm(FlaskForm):
     meeting_place_en = StringField(_l("Meeting place in English"), validators=[Optional(), Length(max=120)])
 
 
-class SelfScoreForm(FlaskForm):
+class SelfScoreForm(ConsoleForm):
     indicator = SelectField(_l("Indicator"), choices=[], validate_choice=False)
     score = DecimalField(_l("Provider's own score (1-5; empty removes it)"), places=1,
                          validators=[Optional(), NumberRange(min=1, max=5)])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=store.MAX_TEXT)])
 
 
-class ActionForm(FlaskForm):
+class ActionForm(ConsoleForm):
     action = TextAreaField(_l("Action agreed"), validators=[DataRequired(), Length(max=store.MAX_TEXT)])
     owner_role = StringField(_l("Who does it (role)"), validators=[DataRequired(), Length(max=store.MAX_TEXT)])
     owner_org = StringField(_l("Organisation"), validators=[DataRequired(), Length(max=store.MAX_TEXT)])
@@ -78,7 +78,7 @@ class ActionForm(FlaskForm):
     indicator = SelectField(_l("Indicator"), choices=[], validate_choice=False)
 
 
-class ActionUpdateForm(FlaskForm):
+class ActionUpdateForm(ConsoleForm):
     item = IntegerField(validators=[DataRequired()])
     status = SelectField(_l("Status"), choices=[(k, v) for k, v in ACTION_NAMES.items()])
     note = StringField(_l("Note"), validators=[Optional(), Length(max=store.MAX_TEXT)])

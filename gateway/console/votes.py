@@ -10,13 +10,13 @@ import datetime as dt
 from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange, Optional, ValidationError
 
 from gateway import clock, votes
 from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
+from gateway.console.forms import ConsoleForm
 from gateway.console.scorecards import GROUP_NAMES, STATUS_NAMES
 from gateway.digests import csv_lines
 from storage import votes as store
@@ -69,7 +69,7 @@ class ProjectRow(Form):
         return project
 
 
-class ChangeForm(FlaskForm):
+class ChangeForm(ConsoleForm):
     """What may change while a vote is open (storage.votes.EDITABLE_WHILE_OPEN)."""
 
     fund_amount = IntegerField(_l("Fund amount in tögrög (for information)"),
@@ -133,7 +133,7 @@ class NewVoteForm(DraftForm):
             raise ValidationError(_("Choose a khoroo or bag of your area."))
 
 
-class CloseForm(FlaskForm):
+class CloseForm(ConsoleForm):
     confirm = BooleanField(_l("Yes, close the vote: nobody can vote after this, and the results SMS goes out"),
                            validators=[DataRequired(_l("Tick the box to close the vote."))])
 

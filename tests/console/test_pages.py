@@ -364,3 +364,12 @@ def test_complaint_thread_records_the_citizens_answer(app, seeded, db):
         thread = console_store.thread_of(seeded.complaint.id)
     assert thread[-1].direction == "in" and thread[-1].text == "Ус ирсэн, баярлалаа"
     assert complaint_thread.REPLY_FLOW
+
+
+def test_a_forms_built_in_messages_follow_the_page_language(seeded, console):
+    staff = console("staff")
+    page = "/console/meetings/new"
+    missing = text_of(staff.post(page, meeting_form(title_mn=""), token_from=page))
+    assert "Энэ талбарыг бөглөнө үү." in missing and "This field is required." not in missing
+    staff.client.set_cookie("gw_lang", "en")
+    assert "This field is required." in text_of(staff.post(page, meeting_form(title_mn=""), token_from=page))

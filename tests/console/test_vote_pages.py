@@ -246,3 +246,13 @@ def test_a_draft_can_be_deleted(seeded, console, db):
     page = f"/console/votes/{seeded.draft_vote.id}"
     assert console("admin").post(f"{page}/delete", {}, token_from=page).status_code == 302
     assert vote_store.get_round(seeded.draft_vote.id) is None
+
+
+def test_the_weekly_digest_page_shows_the_weeks_votes(seeded, console):
+    cso = console("cso")
+    body = text_of(cso.get("/console/digests/?week=2026-W47"))
+    assert "ОНХС-ийн санал хураалт" in body and f"/console/votes/{seeded.vote.id}" in body
+    assert '<strong>6</strong> сонгогч' in body and "энэ 7 хоногт 6 шинэ" in body
+    assert '<li class="away"><strong>1</strong> бусад нэгжээс' in body, "the Zavkhan voter is counted apart"
+    assert "Гудамжны гэрэл" in body
+    assert "Энэ 7 хоногт санал хураалт алга." in text_of(cso.get("/console/digests/?week=2026-W40"))

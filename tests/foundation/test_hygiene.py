@@ -16,7 +16,9 @@ PACKAGES = ("gateway", "storage", "flows")
 
 
 def python_files(*packages: str) -> list[Path]:
-    return sorted(path for package in packages for path in (ROOT / package).rglob("*.py"))
+    """The project's own files: not what lives in hidden folders (bench/.venv-peer, the peer app's virtualenv)."""
+    return sorted(path for package in packages for path in (ROOT / package).rglob("*.py")
+                  if not any(part.startswith(".") for part in path.relative_to(ROOT).parts))
 
 
 def imported_modules(path: Path) -> set[str]:
