@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from flask import Flask
 
 from flows.text import sms_size, to_latin
-from gateway import clock
+from gateway import clock, phone_pool
 from gateway.logs import log_event
 from storage import meetings as store
 from storage.db import utcnow
@@ -169,13 +169,15 @@ class Preview:
     held_until: dt.datetime | None  # quiet hours: when the first message may go
     variants: list[dict] = field(default_factory=list)
     options: dict = field(default_factory=dict)  # {"as_is": {...}, "latin": {...}}: the two costs side by side
+    sending: dict | None = None  # on an Android pool: recipients per operator, each phone's share, eta_seconds
 
     def as_dict(self, app: Flask) -> dict:
         def local(value):
             return to_local(app, value).isoformat(timespec="seconds") if value else None
         return {"recipients": self.recipients, "channel": self.channel, "currency": self.currency,
                 "price_per_segment": self.price_per_segment, "send_at": local(self.send_at),
-                "held_until": local(self.held_until), "variants": self.variants, **self.options}
+                "held_until": local(self.held_until), "variants": self.variants, "sending": self.sending,
+                **self.options}
 
 
 def preview(app: Flask, audience: list[str], texts: dict[str, str], latin: bool, send_at: dt.datetime) -> Preview:
@@ -198,6 +200,9 @@ def preview(app: Flask, audience: list[str], texts: dict[str, str], latin: bool,
                         "segments_per_message": sizes[v].segments, "segments_total": sizes[v].segments * counts[v]}
                        for v in store.VARIANTS]
     result.options = options
+    if channel == "android":
+        by_prefix = store.count_by_number_prefix(audience)
+        result.sending = phone_pool.estimate(app, phone_pool.operator_counts(app, by_prefix))
     return result
 
 

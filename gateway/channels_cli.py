@@ -4,6 +4,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
+from gateway import phone_pool
 from gateway.channels.base import CHANNEL_CLASSES, get_channel, load_channel_class
 from gateway.cli import with_app
 from gateway.config import SECRET_ENV
@@ -53,10 +54,25 @@ def describe_channel(app: Flask, name: str, show_token: bool = False) -> tuple[l
         lines.append("  reachable:   not checked (credentials missing)")
     else:
         lines.append(f"  reachable:   {_reachability(channel)}")
-        problems += lines[-1].startswith("  reachable:   NO")
+        problems += lines[-1].startswith("  reachable:   NO") or "NOT reachable" in lines[-1]  # a pool's phone
+    if len(getattr(channel, "phones", ())) > 1:
+        lines += pool_lines(app)
     lines.append("  webhook URLs to paste:")
     lines += [f"    {url}" for url in webhook_urls(app, name, show_token)]
     return lines, problems
+
+
+def pool_lines(app: Flask) -> list[str]:
+    """Each phone of the Android pool (from what the database knows) and how long the queued messages take."""
+    lines = [f"  phones:      {'name':14} {'operator':9} {'rate/s':>6}  {'state':24} last seen"]
+    for phone in phone_pool.describe(app):
+        lines.append(f"               {phone['name']:14} {phone['operator']:9} {phone['rate_per_second']:>6g}  "
+                     f"{phone['state']:24} {phone['last_seen'] or 'never'}")
+    queued = phone_pool.queued_estimate(app)
+    waiting = sum(phone["messages"] for phone in queued["phones"])
+    lines.append(f"  queued:      {waiting} message(s), sent in about {phone_pool.duration(queued['eta_seconds'])} "
+                 "at the phones' rates")
+    return lines
 
 
 def _reachability(channel) -> str:

@@ -17,7 +17,7 @@ from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
 from gateway.clock import LocalTimeError, zone_named
-from gateway.config_schema import DEFAULTS, SCHEMA
+from gateway.config_schema import DEFAULTS, SCHEMA, phone_env
 
 # Environment variable → dotted config key. Secrets are marked so they are masked and refused in the file.
 ENV_KEYS = {
@@ -41,6 +41,8 @@ SECRET_ENV = {
 }
 # Of the secrets, these are not confidential enough to mask, only kept out of the file.
 UNMASKED_SECRETS = {"channels.android.url", "channels.africastalking.username", "channels.twilio.account_sid"}
+# Each phone of an Android pool has its own secrets: ANDROID_<NAME>_URL, _LOGIN, _PASSWORD, _SIGNING_KEY.
+PHONE_SECRETS = ("url", "login", "password", "signing_key")
 DEFAULT_CONFIG_FILE = "config.yaml"
 
 
@@ -67,6 +69,7 @@ def load_config(config_path: str | os.PathLike | None = None, overrides: dict | 
             _deep_merge(config[key], value)
         else:
             _set(config, key, value)
+    _phone_secrets_from_env(config, environ)
     _validate(config)
     config["instance_path"] = str(Path(config["instance_path"]).resolve())
     if not config["database_url"]:
@@ -125,6 +128,9 @@ def masked(config: dict) -> dict:
             continue
         value = get(shown, key)
         _set(shown, key, "****" if value else "(not set)")
+    for phone in _phones(shown):
+        for key in PHONE_SECRETS[1:]:
+            phone[key] = "****" if phone.get(key) else "(not set)"
     return shown
 
 
@@ -157,6 +163,25 @@ def _refuse_secrets_in_file(values: dict) -> None:
         if get(values, key) not in (None, ""):
             raise ConfigError(f"config key '{key}' is a secret: set it with the environment variable {env}, "
                               "not in config.yaml")
+    for index, phone in enumerate(_phones(values)):
+        for key in PHONE_SECRETS:
+            if key != "url" and phone.get(key) not in (None, ""):
+                raise ConfigError(f"config key 'channels.android.phones.{index}.{key}' is a secret: set it with "
+                                  f"the environment variable {phone_env(phone.get('name', ''), key)}, "
+                                  "not in config.yaml")
+
+
+def _phones(config: dict) -> list[dict]:
+    phones = get(config, "channels.android.phones") or []
+    return [phone for phone in phones if isinstance(phone, dict)] if isinstance(phones, list) else []
+
+
+def _phone_secrets_from_env(config: dict, environ) -> None:
+    for phone in _phones(config):
+        for key in PHONE_SECRETS:
+            value = environ.get(phone_env(phone.get("name", ""), key))
+            if value:
+                phone[key] = value
 
 
 def _validate(config: dict) -> None:
@@ -166,6 +191,10 @@ def _validate(config: dict) -> None:
         key = ".".join(str(p) for p in error.path) or "(top level)"
         allowed = error.schema.get("description") or error.message
         raise ConfigError(f"config key '{key}' has value {error.instance!r}: {allowed}")
+    names = [phone["name"] for phone in _phones(config)]
+    if len(set(names)) < len(names):
+        raise ConfigError(f"config key 'channels.android.phones' names a phone twice ({', '.join(names)}): "
+                          "each phone needs a name of its own")
     try:
         zone_named(config["timezone"])
     except LocalTimeError:

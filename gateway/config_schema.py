@@ -24,7 +24,11 @@ DEFAULTS: dict = {
         "twilio": {"enabled": False, "verify": True, "from_number": None, "messaging_service_sid": None,
                    "base_url": None, "rate_per_second": 1},
         "android": {"enabled": False, "verify": True, "sim_number": None, "silence_warning_minutes": 30,
-                    "rate_per_second": 0.5, "base_url": None},
+                    "rate_per_second": 0.5, "base_url": None, "phones": [],
+                    # Used where phonenumbers' carrier data names no operator (checked against the regulator's
+                    # 2012 allocation and phonenumbers 9.0: it names all of these the same way).
+                    "operator_prefixes": {"Mobicom": ["99", "95", "94", "85"], "Unitel": ["88", "89", "86", "80"],
+                                          "Skytel": ["91", "96", "90"], "G-Mobile": ["98", "97", "93", "83"]}},
     },
     "routing": {"sms": ["android", "africastalking", "twilio"], "bulk": ["android", "africastalking", "twilio"]},
     "outbox": {"max_attempts": 5, "backoff_seconds": 30, "loop_guard_max": 3, "batch_size": 50,
@@ -52,6 +56,19 @@ _channel_names = {"type": "array", "items": {"enum": ["android", "africastalking
                   "description": "must be a list of channel names: android, africastalking, twilio"}
 _seconds = {"type": "number", "exclusiveMinimum": 0, "description": "must be seconds above 0"}
 _positive_int = {"type": "integer", "minimum": 1, "description": "must be a whole number of at least 1"}
+def phone_env(name: str, key: str) -> str:
+    """The environment variable of a pool phone's secret: `ANDROID_MOBICOM_1_LOGIN` for `login` of `mobicom-1`."""
+    return "ANDROID_" + "".join(c if c.isalnum() else "_" for c in str(name).upper()) + "_" + key.upper()
+
+
+OPERATORS = ["Mobicom", "Unitel", "Skytel", "G-Mobile"]
+_operator = {"enum": OPERATORS, "description": "must be one of Mobicom, Unitel, Skytel, G-Mobile"}
+_phone = {"type": "object", "required": ["name", "operator"], "properties": {
+    "name": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,32}$",
+             "description": "must be a short name of letters, digits, - or _"},
+    "operator": _operator, "base_url": _url_or_null, "rate_per_second": _rate,
+    "sim_number": {"type": ["integer", "null"], "description": "must be a SIM slot number or null"}},
+    "description": "must be a phone: {name, operator, base_url, rate_per_second, sim_number}"}
 
 SCHEMA: dict = {
     "type": "object",
@@ -102,7 +119,13 @@ SCHEMA: dict = {
             "android": {"type": "object", "properties": {
                 "enabled": _enabled, "verify": _enabled, "rate_per_second": _rate, "base_url": _url_or_null,
                 "sim_number": {"type": ["integer", "null"], "description": "must be a SIM slot number or null"},
-                "silence_warning_minutes": _positive_int}},
+                "silence_warning_minutes": _positive_int,
+                "phones": {"type": "array", "items": _phone, "description": "must be a list of phones"},
+                "operator_prefixes": {
+                    "type": "object", "propertyNames": _operator,
+                    "additionalProperties": {"type": "array", "items": {"type": "string", "pattern": "^[0-9]{1,6}$"}},
+                    "description": "must map an operator (Mobicom, Unitel, Skytel, G-Mobile) to a list of "
+                                   "number prefixes after +976, such as \"99\""}}},
         }},
         "routing": {"type": "object", "properties": {"sms": _channel_names, "bulk": _channel_names}},
         "outbox": {"type": "object", "properties": {

@@ -14,6 +14,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from flask import Blueprint, current_app, jsonify
 
+from gateway import phone_pool
 from gateway.channels.base import Channel, enabled_channels, get_channel
 from gateway.config import SECRET_ENV
 from storage import outbox as store
@@ -99,12 +100,25 @@ def channel_state(channel: Channel) -> dict:
     if missing:
         names = ", ".join(ENV_OF.get(f"channels.{channel.name}.{key}", key) for key in missing)
         return {"state": "misconfigured", "ready": False, "detail": f"missing {names}: nothing can be sent"}
+    if len(getattr(channel, "phones", ())) > 1:
+        return pool_state(channel)
     state, now = store.channel_state(channel.name), utcnow()
     if state.down_until and state.down_until > now:
         detail = f"down until {state.down_until:%H:%M:%S} UTC ({(state.last_error or '')[:120]})"
         return {"state": "down", "ready": False, "detail": detail}
     detail = phone_last_seen(channel, state, now) if channel.name == "android" else "up"
     return {"state": "up", "ready": True, "detail": detail}
+
+
+def pool_state(channel: Channel) -> dict:
+    """An Android pool: up while any phone is; each phone's state and last seen, and how long the queue takes."""
+    phones = phone_pool.describe(current_app)
+    up = [phone for phone in phones if phone["up"]]
+    queued = phone_pool.queued_estimate(current_app)
+    detail = (f"{len(up)} of {len(phones)} phones up; queue sent in about "
+              f"{phone_pool.duration(queued['eta_seconds'])}")
+    return {"state": "up" if up else "down", "ready": bool(up), "detail": detail, "phones": phones,
+            "queued": {"eta_seconds": queued["eta_seconds"], "phones": queued["phones"]}}
 
 
 def phone_last_seen(channel: Channel, state: store.ChannelState, now: dt.datetime) -> str:

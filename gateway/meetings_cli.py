@@ -8,7 +8,7 @@ import click
 from flask import Flask
 
 from gateway import broadcasts as bc
-from gateway import meetings
+from gateway import meetings, phone_pool
 from gateway.cli import with_app
 from storage import meetings as store
 from storage.access import cli_principal
@@ -41,6 +41,19 @@ def echo_preview(app: Flask, view: bc.Preview) -> None:
     click.echo(f"\ncost as planned: {data['as_is']['segments']} segments ≈ {data['as_is']['cost']:g} {unit}")
     click.echo(f"cost all-Latin:  {data['latin']['segments']} segments ≈ {data['latin']['cost']:g} {unit}"
                "   (--latin)")
+    if data["sending"]:
+        echo_sending(data["sending"])
+
+
+def echo_sending(sending: dict) -> None:
+    """The Android pool's share of the send: recipients per operator, each phone's part, the expected time."""
+    operators = ", ".join(f"{name if name != 'None' else 'other'} {n}"
+                          for name, n in sending["recipients_by_operator"].items())
+    click.echo(f"\nrecipients by operator: {operators}")
+    for phone in sending["phones"]:
+        click.echo(f"  phone {phone['name']:14} {phone['operator'] or '-':9} {phone['messages']:>7} messages at "
+                   f"{phone['rate_per_second']:g}/s ≈ {phone_pool.duration(phone['seconds'])}")
+    click.echo(f"expected time to send: about {phone_pool.duration(sending['eta_seconds'])}")
 
 
 def enqueue_with_bar(app: Flask, broadcast: store.Broadcast) -> int | None:

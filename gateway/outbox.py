@@ -18,6 +18,10 @@ Features call one function:
 bulk, oldest first — and sends them with per-channel rate limits, retries with exponential backoff and jitter,
 failover and opt-out handling. A row left in `sending` by a killed process is sent again after
 `outbox.stale_sending_seconds`; the Android phone recognises a repeated id, so it never sends twice.
+
+The Android channel is a pool of phones (gateway.phone_pool): each message is assigned to a phone on the
+recipient's operator, rate limits and failure counts are per phone, and the channel is down only when every phone
+is. A phone that goes down gives its queued messages back to the rest of the pool.
 """
 from __future__ import annotations
 
@@ -30,7 +34,7 @@ from collections.abc import Callable
 
 from flask import Flask, current_app
 
-from gateway import clock
+from gateway import clock, phone_pool
 from gateway.channels.base import Channel, SendError, SendResult, get_channel
 from gateway.logs import log_event
 from storage import outbox as store
@@ -141,11 +145,14 @@ def dispatch(app: Flask, budget_seconds: float | None = None) -> Counter:
     budget = outbox_config["dispatch_seconds"] if budget_seconds is None else budget_seconds
     limiter: RateLimiter = app.extensions.setdefault("gateway.rate_limiter", RateLimiter())
     store.requeue_stale_sending(utcnow() - dt.timedelta(seconds=outbox_config["stale_sending_seconds"]))
+    phone_pool.assign_queued(app)
     deadline = time.monotonic() + budget
     outcomes: Counter = Counter()
     while time.monotonic() < deadline:
         busy = limiter.busy()
         row = store.claim_next(utcnow(), busy)
+        if row is not None and row.channel == "android" and row.phone is None:
+            phone_pool.assign_queued(app)  # new messages arrived (a broadcast being queued): give out a batch
         if row is None:
             waiting = [name for name in busy if name in store.due_channels(utcnow())]
             pause = limiter.seconds_until_free(waiting) if waiting else None
@@ -172,26 +179,33 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
         store.mark_failed(row.id, "no phone number for this contact")
         return "failed"
     channel = _usable_channel(app, row)
-    if channel is None:  # nothing was tried, so no attempt is used up: wait for a channel to come back
+    phone = phone_pool.phone_for(app, channel, row, number) if getattr(channel, "phones", None) else None
+    if channel is None or (phone is None and getattr(channel, "phones", None)):
+        # nothing was tried, so no attempt is used up: wait for a channel to come back
         back = min(_when_a_channel_is_back(app, row), _expires_at(app, row))
         store.release(row.id, "no channel is configured and up", back)
         return "waiting"
-    limiter.take(channel.name, channel.settings.get("rate_per_second", 1))
+    if phone is None:
+        limiter.take(channel.name, channel.settings.get("rate_per_second", 1))
+    else:
+        limiter.take(phone.key, phone.rate_per_second)
     ref = f"gw-{row.id}"  # stable across attempts: a phone that already has it answers 409, not a second SMS
     if getattr(channel, "sends_our_id", False):
         store.set_provider_id(row.id, ref)  # recorded before the call, so a crash mid-send is recognisable
     try:
-        result = channel.send(number, row.text, ref)
+        result = channel.send(number, row.text, ref, phone) if phone else channel.send(number, row.text, ref)
     except SendError as exc:
-        return _handle_failure(app, row, contact, channel, exc)
+        return _handle_failure(app, row, contact, channel, exc, phone)
     except Exception as exc:  # an SDK surprise must not lose the message: retry it like a provider error
         log_event("outbox.send_crashed", logging.ERROR, message=row.id, channel=channel.name, exc_info=True)
-        return _handle_failure(app, row, contact, channel, SendError(f"{type(exc).__name__}: {exc}"[:300], True))
-    store.record_send_success(channel.name)
+        return _handle_failure(app, row, contact, channel, SendError(f"{type(exc).__name__}: {exc}"[:300], True),
+                               phone)
+    store.record_send_success(phone.key if phone else channel.name)
     if result.provider_id is None and not getattr(channel, "sends_our_id", False):
         return _accepted_without_id(channel, row, number, result)
     store.mark_sent(row.id, result.provider_id, result.segments)
-    log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), attempt=row.attempts)
+    log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), attempt=row.attempts,
+              **({"phone": phone.name} if phone else {}))
     return "sent"
 
 
@@ -213,7 +227,7 @@ def _usable_channel(app: Flask, row: Message) -> Channel | None:
     """The row's channel if enabled and up, else the next one in its route; the row follows the choice."""
     now = utcnow()
     for name in route_for(app, row.purpose, row.channel):
-        if not store.channel_is_down(name, now):
+        if not _is_down(app, name, now):
             if name != row.channel:
                 store.set_channel(row.id, name)
                 log_event("outbox.failover", logging.WARNING, message=row.id, channel_from=row.channel, to=name)
@@ -222,9 +236,18 @@ def _usable_channel(app: Flask, row: Message) -> Channel | None:
     return None
 
 
-def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel, exc: SendError) -> str:
+def _is_down(app: Flask, name: str, now: dt.datetime) -> bool:
+    """A channel is down while it fails everyone; a phone pool, while every phone of it does."""
+    phones = getattr(get_channel(app, name), "phones", None)
+    if phones:
+        return all(store.channel_is_down(phone.key, now) for phone in phones)
+    return store.channel_is_down(name, now)
+
+
+def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel, exc: SendError,
+                    phone=None) -> str:
     log_event("outbox.send_failed", logging.WARNING, message=row.id, channel=channel.name, reason=exc.reason,
-              retryable=exc.retryable, attempt=row.attempts)
+              retryable=exc.retryable, attempt=row.attempts, **({"phone": phone.name} if phone else {}))
     if exc.opted_out:
         opt_out(contact)
         store.mark_failed(row.id, f"{exc.reason} (the person opted out with the provider)")
@@ -233,13 +256,20 @@ def _handle_failure(app: Flask, row: Message, contact: Contact, channel: Channel
         store.mark_failed(row.id, exc.reason)
         return "failed"
     config = app.config["GATEWAY"]["outbox"]
-    went_down = store.record_send_failure(channel.name, exc.reason, config["failover_after"], config["down_seconds"])
-    if store.channel_is_down(channel.name, utcnow()):
+    state = phone.key if phone else channel.name
+    went_down = store.record_send_failure(state, exc.reason, config["failover_after"], config["down_seconds"])
+    if store.channel_is_down(state, utcnow()):
         # The channel failed everyone, not this message: the attempts it took here are given back, so an outage
         # of every provider leaves replies waiting (within their validity), not failed.
-        row.attempts = store.give_back_attempts(row.id, store.channel_state(channel.name).consecutive_failures)
+        row.attempts = store.give_back_attempts(row.id, store.channel_state(state).consecutive_failures)
+    if went_down and phone is not None:
+        store.unassign_phone(phone.key)  # its queued messages go to the rest of the pool
+        log_event("android.phone_down", logging.WARNING, phone=phone.name, reason=exc.reason)
+        if not _is_down(app, channel.name, utcnow()):
+            store.mark_retry(row.id, f"{exc.reason}; phone {phone.name} is down: another phone takes it", utcnow())
+            return "retry"
     outcome = _retry_or_fail(app, row, exc)
-    if went_down:
+    if went_down and _is_down(app, channel.name, utcnow()):
         log_event("channel.down", logging.WARNING, channel=channel.name, reason=exc.reason)
         if _other_channels_up(app, row):
             store.hurry_backoffs(channel.name)
@@ -251,7 +281,7 @@ def _retry_or_fail(app: Flask, row: Message, exc: SendError) -> str:
     if row.attempts >= config["max_attempts"]:
         store.mark_failed(row.id, f"{exc.reason} (gave up after {row.attempts} attempts)")
         return "failed"
-    if store.channel_is_down(row.channel, utcnow()):
+    if _is_down(app, row.channel, utcnow()):
         if _other_channels_up(app, row):
             store.mark_retry(row.id, exc.reason, utcnow())  # fail over now rather than wait out a backoff
             return "retry"
@@ -273,13 +303,21 @@ def _expired(app: Flask, row: Message) -> bool:
 def _other_channels_up(app: Flask, row: Message) -> list[str]:
     now = utcnow()
     return [name for name in route_for(app, row.purpose, row.channel)
-            if name != row.channel and not store.channel_is_down(name, now)]
+            if name != row.channel and not _is_down(app, name, now)]
 
 
 def _when_a_channel_is_back(app: Flask, row: Message) -> dt.datetime:
     """The earliest end of a 'down' period on the row's route; with no channel configured, a minute from now."""
-    ends = [store.channel_state(name).down_until for name in route_for(app, row.purpose, row.channel)]
-    return min([end for end in ends if end] or [utcnow() + dt.timedelta(minutes=1)])
+    now = utcnow()
+    ends = [_down_until(app, name, now) for name in route_for(app, row.purpose, row.channel)]
+    return min([end for end in ends if end] or [now + dt.timedelta(minutes=1)])
+
+
+def _down_until(app: Flask, name: str, now: dt.datetime) -> dt.datetime | None:
+    channel = get_channel(app, name)
+    if getattr(channel, "phones", None):
+        return phone_pool.down_until(channel, now)
+    return store.channel_state(name).down_until
 
 
 def backoff_seconds(config: dict, attempts: int) -> float:

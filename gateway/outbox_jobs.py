@@ -19,19 +19,29 @@ def dispatch_outbox(app: Flask) -> dict:
 
 
 def poll_phone(app: Flask) -> str | None:
-    """GET /health on the phone: a healthy answer counts as 'seen'; no answer marks the channel down."""
+    """GET /health on each phone of the pool: a healthy answer counts as 'seen'; no answer (or `fail`) marks that
+    phone down, and its queued messages go to the rest of the pool. Returns the phones' answers, joined."""
     channel = get_channel(app, "android")
     if channel is None:
         return None
+    return ", ".join(_poll(app, channel, phone) for phone in channel.phones)
+
+
+def _poll(app: Flask, channel, phone) -> str:
+    down_for = dt.timedelta(seconds=app.config["GATEWAY"]["outbox"]["down_seconds"])
     try:
-        health = channel.health()
+        health = channel.health(phone)
     except Exception as exc:  # unreachable phone: any client or network error means the same thing here
-        down_for = dt.timedelta(seconds=app.config["GATEWAY"]["outbox"]["down_seconds"])
-        store.mark_down("android", f"health check failed: {type(exc).__name__}", utcnow() + down_for)
-        log_event("android.unreachable", logging.WARNING, error=type(exc).__name__)
+        _phone_down(channel, phone, f"health check failed: {type(exc).__name__}", utcnow() + down_for)
+        log_event("android.unreachable", logging.WARNING, phone=phone.name, error=type(exc).__name__)
         return "unreachable"
     if health == "fail":
-        store.mark_down("android", "phone reports health fail",
-                        utcnow() + dt.timedelta(seconds=app.config["GATEWAY"]["outbox"]["down_seconds"]))
-    store.mark_seen("android", utcnow(), health)
+        _phone_down(channel, phone, "phone reports health fail", utcnow() + down_for)
+    store.mark_seen(phone.key, utcnow(), health)
     return health
+
+
+def _phone_down(channel, phone, reason: str, until: dt.datetime) -> None:
+    store.mark_down(phone.key, reason, until)
+    if len(channel.phones) > 1:
+        store.unassign_phone(phone.key)

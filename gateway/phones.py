@@ -7,6 +7,8 @@ from functools import lru_cache
 
 import phonenumbers
 
+from gateway.config_schema import OPERATORS
+
 
 class InvalidPhoneNumber(ValueError):
     """A number that cannot be a real phone number; the message says why, without the number."""
@@ -42,3 +44,24 @@ def _normalize(raw: str, region: str) -> str:
     if not phonenumbers.is_valid_number(parsed):
         raise InvalidPhoneNumber(f"not a valid phone number for its country ({len(digits)} digits)")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def operator_of(e164: str, prefixes: dict[str, list[str]]) -> str | None:
+    """The mobile operator (Mobicom, Unitel, Skytel, G-Mobile) of a Mongolian number, for on-net sending:
+    phonenumbers' carrier data where it names one of those, else the longest matching prefix in `prefixes`
+    (operator → prefixes after +976, from config). None for other countries and numbers no one names."""
+    from phonenumbers import carrier
+
+    if not e164.startswith("+976"):
+        return None
+    try:
+        named = carrier.name_for_number(phonenumbers.parse(e164), "en").casefold()
+    except phonenumbers.NumberParseException:
+        return None
+    for operator in OPERATORS:
+        if operator.casefold() == named:
+            return operator
+    national = e164[4:]
+    matches = [(len(prefix), operator) for operator, listed in prefixes.items() for prefix in listed
+               if national.startswith(prefix)]
+    return max(matches)[1] if matches else None

@@ -208,6 +208,15 @@ def count_by_variant(specs: list[str], default_script: str, force_latin: bool) -
     return counts
 
 
+def count_by_number_prefix(specs: list[str], digits: int = 7) -> dict[str, int]:
+    """Recipients by the first `digits` characters of their number (+976 and 3 digits: the operator's range), for
+    the phone pool's time estimate. Counts only: no number leaves this function."""
+    prefix = fn.SUBSTR(PhoneNumber.e164, 1, digits)
+    query = (reachable_audience(specs).select(prefix.alias("prefix"), fn.COUNT(Contact.id).alias("n"))
+             .group_by(prefix))
+    return {row["prefix"]: row["n"] for row in query.dicts()}
+
+
 # ---- bulk enqueue -----------------------------------------------------------------------------------------
 
 

@@ -79,6 +79,7 @@ class Message(BaseModel):
     direction = pw.CharField()  # in | out
     contact = pw.ForeignKeyField(Contact, null=True, backref="messages", on_delete="CASCADE")
     channel = pw.CharField()  # africastalking | twilio | android | …
+    phone = pw.CharField(null=True)  # android: the pool phone it is assigned to ("android" or "android:<name>")
     kind = pw.CharField(default="sms")  # sms | ussd
     provider_id = pw.CharField(null=True)
     text = pw.TextField()  # exactly as received / as sent

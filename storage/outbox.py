@@ -13,7 +13,7 @@ from contextlib import contextmanager
 import peewee as pw
 
 from storage.db import BaseModel, database, is_postgres, utcnow
-from storage.models import Contact, Message
+from storage.models import Contact, Message, PhoneNumber
 from storage.phones import MaskedTextField
 
 # Rank of each outbound status; a provider report may only raise it. delivered and failed are both final.
@@ -123,13 +123,15 @@ def same_text_sent_count(contact_id: int, text: str, since: dt.datetime) -> int:
 
 
 def claim_next(now: dt.datetime, skip_channels: list[str] = ()) -> Message | None:
-    """Take the most urgent due message (replies before bulk, then oldest) and mark it sending, attempts + 1."""
+    """Take the most urgent due message (replies before bulk, then oldest) and mark it sending, attempts + 1.
+    `skip_channels`: channels and pool phones (`Message.phone`) at their rate limit."""
     while True:
         query = (Message.select().where((Message.direction == "out") & (Message.status == "queued")
                                         & ((Message.next_attempt_at.is_null()) | (Message.next_attempt_at <= now)))
                  .order_by(Message.priority, Message.id).limit(1))
         if skip_channels:
-            query = query.where(Message.channel.not_in(list(skip_channels)))
+            query = query.where(Message.channel.not_in(list(skip_channels))
+                                & (Message.phone.is_null() | Message.phone.not_in(list(skip_channels))))
         if is_postgres():  # rows another dispatcher holds are skipped, not waited for
             with database.atomic():
                 row = query.for_update(skip_locked=True).first()
@@ -150,10 +152,55 @@ def _take(message_id: int, now: dt.datetime) -> bool:
 
 
 def due_channels(now: dt.datetime) -> set[str]:
-    """Channels that have a queued message due now."""
-    return {row.channel for row in Message.select(Message.channel).distinct().where(
+    """Channels, and pool phones, that have a queued message due now."""
+    rows = Message.select(Message.channel, Message.phone).distinct().where(
         (Message.direction == "out") & (Message.status == "queued")
-        & ((Message.next_attempt_at.is_null()) | (Message.next_attempt_at <= now)))}
+        & ((Message.next_attempt_at.is_null()) | (Message.next_attempt_at <= now))).tuples()
+    return {name for row in rows for name in row if name}
+
+
+# ---------------------------------------------------------------------------------------------------- phone pool
+
+def unassigned_to_phone(channel: str, limit: int) -> list[tuple[int, str]]:
+    """(message id, number) of queued messages on `channel` that no phone of its pool has taken yet, most urgent
+    first. Only the sending code calls this."""
+    return list(Message.select(Message.id, PhoneNumber.e164)
+                .join(PhoneNumber, on=(PhoneNumber.contact == Message.contact))
+                .where((Message.direction == "out") & (Message.status == "queued") & (Message.channel == channel)
+                       & Message.phone.is_null())
+                .order_by(Message.priority, Message.id).limit(limit).tuples())
+
+
+def unassigned_by_number_prefix(channel: str, digits: int = 7) -> dict[str, int]:
+    """How many unassigned queued messages on `channel` go to each number range ("+976991"): counts only."""
+    prefix = pw.fn.SUBSTR(PhoneNumber.e164, 1, digits)
+    return dict(Message.select(prefix, pw.fn.COUNT(Message.id))
+                .join(PhoneNumber, on=(PhoneNumber.contact == Message.contact))
+                .where((Message.direction == "out") & (Message.status == "queued") & (Message.channel == channel)
+                       & Message.phone.is_null()).group_by(prefix).tuples())
+
+
+def assign_phone(message_ids: list[int], phone: str) -> int:
+    """Give queued messages to a phone; one another dispatcher assigned meanwhile keeps its phone."""
+    return (Message.update(phone=phone).where(Message.id.in_(message_ids) & Message.phone.is_null()
+                                              & (Message.status == "queued")).execute())
+
+
+def queued_by_phone(channel: str) -> dict[str, int]:
+    """How many queued messages each phone of `channel`'s pool has: its load."""
+    query = (Message.select(Message.phone, pw.fn.COUNT(Message.id))
+             .where((Message.direction == "out") & (Message.status == "queued") & (Message.channel == channel)
+                    & Message.phone.is_null(False)).group_by(Message.phone).tuples())
+    return dict(query)
+
+
+def unassign_phone(phone: str) -> int:
+    """A phone fell silent: its queued messages go back to the pool (retried ones due now, so they move at once;
+    a message held for quiet hours keeps its time)."""
+    with database.atomic():
+        (Message.update(next_attempt_at=utcnow()).where((Message.phone == phone) & (Message.status == "queued")
+                                                        & (Message.attempts > 0)).execute())
+        return Message.update(phone=None).where((Message.phone == phone) & (Message.status == "queued")).execute()
 
 
 def requeue_stale_sending(older_than: dt.datetime) -> int:
@@ -170,6 +217,10 @@ def _update(message_id: int, **fields) -> None:
 
 def set_channel(message_id: int, channel: str) -> None:
     _update(message_id, channel=channel)
+
+
+def set_phone(message_id: int, phone: str | None) -> None:
+    _update(message_id, phone=phone)
 
 
 def set_provider_id(message_id: int, provider_id: str) -> None:

@@ -1,5 +1,9 @@
 """SMS Gateway for Android: a phone with a local SIM. Webhook events in (HMAC-signed); SMS out via the official client.
 
+A **pool** of phones (`channels.android.phones`) each has its own URL, credentials, signing key, SIM operator and
+rate; the old single-phone settings are a pool of one named "android". Webhooks are verified against the key of
+the phone that signed them; the outbox picks the phone for each message (gateway.phone_pool).
+
 Events: `sms:received`, `sms:sent`, `sms:delivered`, `sms:failed`, `system:ping` (protocols.md §7). The envelope
 `id` is the dedupe key (`payload.messageId` is derived from content and is not unique). Outbound messages carry
 our own id (`ref`), so a send repeated after a crash is recognised by the phone (409) instead of sent twice.
@@ -9,6 +13,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import requests
@@ -51,6 +56,32 @@ class TimeoutSession(requests.Session):
         return super().request(*args, **kwargs)
 
 
+@dataclass(frozen=True)
+class Phone:
+    """One phone of the pool. `key` names it in channel state, rate limits and `Message.phone`."""
+
+    name: str
+    key: str  # "android" for the single-phone settings, else "android:<name>"
+    operator: str | None  # Mobicom | Unitel | Skytel | G-Mobile; None: unknown (a pool of one)
+    url: str | None
+    login: str | None
+    password: str | None
+    signing_key: str | None
+    rate_per_second: float
+    sim_number: int | None
+
+
+def pool_of(settings: dict) -> list[Phone]:
+    """The phones in `channels.android`: its `phones` list, or the single-phone settings as a pool of one."""
+    listed = settings.get("phones") or [dict(settings, name="android", operator=settings.get("operator"))]
+    return [Phone(name=phone["name"], key="android" if phone["name"] == "android" else f"android:{phone['name']}",
+                  operator=phone.get("operator"), url=phone.get("base_url") or phone.get("url"),
+                  login=phone.get("login"), password=phone.get("password"), signing_key=phone.get("signing_key"),
+                  rate_per_second=float(phone.get("rate_per_second") or settings["rate_per_second"]),
+                  sim_number=phone.get("sim_number"))
+            for phone in listed]
+
+
 class Android(Channel):
     name = "android"
     display_name = "SMS Gateway for Android"
@@ -59,16 +90,27 @@ class Android(Channel):
     ROUTES = {"events": "parse_event"}
     sends_our_id = True  # the outbox records `ref` as the provider id before calling send
 
+    def __init__(self, config: dict):
+        super().__init__(config)
+        self.phones = pool_of(self.settings)
+        self.phone_by_key = {phone.key: phone for phone in self.phones}
+
     def verify(self, request: Request, form: MultiDict, now: dt.datetime) -> bool:
-        key = self.settings.get("signing_key")
+        return self.signer(request, now) is not None
+
+    def signer(self, request: Request, now: dt.datetime) -> Phone | None:
+        """The phone whose signing key made this request's signature (each phone signs with its own)."""
         signature = request.headers.get("X-Signature", "")
         stamp = request.headers.get("X-Timestamp", "")
-        if not key or not signature or not ASCII_DIGITS.fullmatch(stamp):  # not `²`, not 5,000 digits
-            return False
+        if not signature or not ASCII_DIGITS.fullmatch(stamp):  # not `²`, not 5,000 digits
+            return None
         if abs(now.replace(tzinfo=dt.UTC).timestamp() - int(stamp)) > MAX_CLOCK_SKEW_SECONDS:
-            return False
-        expected = sign(key, request.get_data(cache=True), stamp)
-        return hmac.compare_digest(expected, signature.lower())
+            return None
+        body = request.get_data(cache=True)
+        for phone in self.phones:
+            if phone.signing_key and hmac.compare_digest(sign(phone.signing_key, body, stamp), signature.lower()):
+                return phone
+        return None
 
     def parse_event(self, request: Request, form: MultiDict, now: dt.datetime) -> list[Event]:
         try:
@@ -82,7 +124,8 @@ class Android(Channel):
         payload = typed(payload, dict, "payload")
         health = payload.get("health") if event == "system:ping" else None
         status = health.get("status") if isinstance(health, dict) else None
-        seen = Seen(self.name, now, status if isinstance(status, str) else None)
+        phone = self.signer(request, now) or self.phones[0]  # unverified (development): the first phone
+        seen = Seen(phone.key, now, status if isinstance(status, str) else None)
         if event == "sms:received":
             return [seen, self._inbound(envelope_id, payload, optional(body, "deviceId", str), now)]
         if event in STATUS_EVENTS:
@@ -105,22 +148,23 @@ class Android(Channel):
                           extra={k: v for k, v in extra.items() if v is not None})
 
     # -- outbound -------------------------------------------------------------------------------------------
-    def client(self) -> android_client.APIClient:
+    def client(self, phone: Phone | None = None) -> android_client.APIClient:
         from android_sms_gateway import client as android_client
         from android_sms_gateway.http import RequestsHttpClient
 
-        base = self.settings.get("base_url") or self.settings.get("url") or DEFAULT_BASE_URL
-        return android_client.APIClient(self.settings.get("login"), self.settings.get("password") or "",
-                                        base_url=base, http=RequestsHttpClient(TimeoutSession(self.timeout)))
+        phone = phone or self.phones[0]
+        return android_client.APIClient(phone.login, phone.password or "", base_url=phone.url or DEFAULT_BASE_URL,
+                                        http=RequestsHttpClient(TimeoutSession(self.timeout)))
 
-    def send(self, to: str, text: str, ref: str) -> SendResult:
+    def send(self, to: str, text: str, ref: str, phone: Phone | None = None) -> SendResult:
         from android_sms_gateway import domain
         from android_sms_gateway.errors import APIError
 
+        phone = phone or self.phones[0]
         message = domain.Message(phone_numbers=[to], text_message=domain.TextMessage(text=text),
-                                 with_delivery_report=True, sim_number=self.settings.get("sim_number"), id=ref)
+                                 with_delivery_report=True, sim_number=phone.sim_number, id=ref)
         try:
-            with self.client() as api:
+            with self.client(phone) as api:
                 state = api.send(message)
         except APIError as exc:
             status = exc.status_code or 0
@@ -134,17 +178,36 @@ class Android(Channel):
         return SendResult(state.id or ref)
 
     def missing_secrets(self) -> list[str]:
-        """ANDROID_GATEWAY_URL is not needed when config sets `base_url` (e.g. a phone on the LAN)."""
-        missing = super().missing_secrets()
-        return [key for key in missing if not (key == "url" and self.settings.get("base_url"))]
+        """What every phone needs and one lacks: its URL (or `base_url`), login, password, signing key. For a
+        pool, the missing ones are named after the phone's variables (ANDROID_<NAME>_LOGIN…)."""
+        from gateway.config_schema import phone_env
 
-    def health(self) -> str:
+        missing = []
+        for phone in self.phones:
+            for key in self.secrets:
+                if not getattr(phone, key):
+                    missing.append(key if phone.key == "android" else phone_env(phone.name, key))
+        return missing
+
+    def health(self, phone: Phone | None = None) -> str:
         """GET /health: the phone's own status (pass | warn | fail); raises when unreachable."""
-        with self.client() as api:
+        with self.client(phone) as api:
             return api.health_check().status.value
 
     def check(self) -> str:
-        return f"reachable, health {self.health()}"
+        if len(self.phones) == 1:
+            return f"reachable, health {self.health()}"
+        answers = []
+        for phone in self.phones:
+            try:
+                answers.append(f"{phone.name} ({phone.operator}) health {self.health(phone)}")
+            except Exception as exc:  # one dead phone is a fact to show, not the end of the check
+                answers.append(f"{phone.name} ({phone.operator}) NOT reachable: {type(exc).__name__}")
+        reachable = sum("NOT reachable" not in answer for answer in answers)
+        summary = f"{reachable} of {len(answers)} phones reachable: " + "; ".join(answers)
+        if reachable == 0:
+            raise ConnectionError(summary)
+        return summary
 
 
 def sign(key: str, body: bytes, timestamp: str) -> str:

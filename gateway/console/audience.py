@@ -9,6 +9,7 @@ from wtforms import SelectMultipleField
 from wtforms.validators import ValidationError
 
 from gateway import broadcasts as bc
+from gateway import phone_pool
 from gateway.console import scope
 from storage import console as queries
 from storage.db import utcnow
@@ -91,4 +92,8 @@ def sms_preview(render_texts, audience: list[str], latin: bool, send_at) -> dict
     result.update(recipients=view.recipients, segments=option["segments"], cost=option["cost"],
                   costs={"cyrl": view.options["as_is"]["cost"], "latn": view.options["latin"]["cost"]},
                   held_until=view.held_until and bc.to_local(app, view.held_until).strftime("%Y-%m-%d %H:%M"))
+    if view.sending:  # an Android pool: how long the phones take, and each phone's share (no numbers shown)
+        result["sending"] = {"eta": phone_pool.duration(view.sending["eta_seconds"]),
+                             "phones": ", ".join(f"{p['name']} ({p['operator']}) {p['messages']}"
+                                                 for p in view.sending["phones"])}
     return result

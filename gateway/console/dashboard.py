@@ -9,6 +9,7 @@ from flask_babel import gettext as _
 
 from flows.text import sms_size
 from gateway import broadcasts as bc
+from gateway import phone_pool
 from gateway.channels.base import CHANNEL_CLASSES, get_channel, load_channel_class
 from gateway.clock import local_now
 from gateway.console import scope
@@ -43,7 +44,7 @@ def channel_health(app: Flask) -> list[dict]:
         row = {"name": name, "display_name": load_channel_class(name).display_name, "enabled": channel is not None,
                "missing": [], "down_until": None, "last_error": None, "seen_minutes": None, "verifies": True}
         if channel is not None:
-            state = outbox_store.channel_state(name)
+            state = _pool_summary(channel, now) or outbox_store.channel_state(name)
             row.update(missing=channel.missing_secrets(), verifies=channel.verifies,
                        last_error=mask_phones_in(state.last_error or "") or None,
                        down_until=state.down_until if state.down_until and state.down_until > now else None)
@@ -53,6 +54,19 @@ def channel_health(app: Flask) -> list[dict]:
                 row["silence_limit"] = app.config["GATEWAY"]["channels"]["android"]["silence_warning_minutes"]
         rows.append(row)
     return rows
+
+
+def _pool_summary(channel, now: dt.datetime) -> outbox_store.ChannelState | None:
+    """An Android pool as one row: down only while every phone is, seen when any phone last was."""
+    phones = getattr(channel, "phones", ())
+    if len(phones) < 2:
+        return None
+    states = [outbox_store.channel_state(phone.key) for phone in phones]
+    seen = [state.last_seen_at for state in states if state.last_seen_at]
+    errors = [f"{phone.name}: {state.last_error}" for phone, state in zip(phones, states, strict=True)
+              if state.last_error]
+    return outbox_store.ChannelState(name=channel.name, down_until=phone_pool.down_until(channel, now),
+                                     last_seen_at=max(seen) if seen else None, last_error="; ".join(errors) or None)
 
 
 def upcoming_meetings(limit: int) -> list:

@@ -64,6 +64,11 @@ class FakeProvider:
     def stop(self) -> None:
         self.server.shutdown()
 
+    def kill(self) -> None:
+        """The phone dies: it stops serving and its port is closed, so every new request is refused."""
+        self.server.shutdown()
+        self.server.server_close()
+
     def fail_next(self, *modes: str) -> None:
         with self.lock:
             self.modes.extend(modes)
