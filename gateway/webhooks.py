@@ -35,7 +35,7 @@ from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
 from gateway.secrets import pseudonym_key
 from storage import outbox as store
 from storage.contacts import contact_for_number, opt_out
-from storage.db import utcnow
+from storage.db import DatabaseUnavailable, utcnow
 from storage.models import Contact, Message
 from storage.phones import contact_key, mask_phone
 
@@ -178,6 +178,8 @@ def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
             return template
         handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body)
         return Reply(handled.body, content_type=template.content_type)
+    except DatabaseUnavailable:  # nothing could be stored: 503, so a provider that retries delivers it again
+        raise
     except Exception:
         return _record_failure(channel, "sms", sms.phone, sms.provider_id, sms.text, "sms", None)
 

@@ -103,9 +103,11 @@ def leader_pid(db: Path) -> int | None:
     return int(row[0].split(":")[1]) if row else None
 
 
-def wait_for(condition, seconds: float, step: float = 0.02):
+def wait_for(condition, seconds: float, step: float = 0.02, server: Server | None = None):
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
+        if server is not None:
+            server.check()
         value = condition()
         if value:
             return value
@@ -118,9 +120,15 @@ class Server:
         self.env, self.folder, self.process = env, folder, None
 
     def start(self) -> None:
+        self.log = open(Path(self.folder) / "serve.log", "ab")
         self.process = subprocess.Popen([*GATEWAY, "serve", "--port", str(free_port()), "--workers", "2"],
-                                        env=self.env, cwd=self.folder, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, start_new_session=True)
+                                        env=self.env, cwd=self.folder, stdout=self.log, stderr=self.log,
+                                        start_new_session=True)
+
+    def check(self) -> None:
+        if self.process.poll() is not None:
+            tail = (Path(self.folder) / "serve.log").read_text(errors="replace")[-3000:]
+            raise RuntimeError(f"gateway serve exited with {self.process.returncode}:\n{tail}")
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
@@ -156,15 +164,15 @@ def one_run(provider: str, recipients: int, rng: random.Random, log) -> dict:
             server.start()
             log(f"  {provider}: serving")
             leader_at, server_at = sorted(rng.sample(range(recipients // 20, recipients * 19 // 20), 2))
-            wait_for(lambda: len(fake.accepted) >= leader_at, 600)
+            wait_for(lambda: len(fake.accepted) >= leader_at, 600, server=server)
             killed = leader_pid(db)
             os.kill(killed, signal.SIGKILL)
             log(f"  {provider}: leader worker {killed} killed at {len(fake.accepted)} sent")
-            wait_for(lambda: len(fake.accepted) >= server_at, 600)
+            wait_for(lambda: len(fake.accepted) >= server_at, 600, server=server)
             server.kill()
             log(f"  {provider}: whole server killed at {len(fake.accepted)} sent; restarting")
             server.start()
-            wait_for(lambda: (c := outbox_counts(db)) and not c["queued"] and not c["sending"], 900, 0.2)
+            wait_for(lambda: (c := outbox_counts(db)) and not c["queued"] and not c["sending"], 900, 0.2, server)
         finally:
             server.stop()
             fake.stop()

@@ -15,6 +15,11 @@ database = peewee.DatabaseProxy()
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+POSTGRES_CONNECT_TIMEOUT = 3  # seconds: a server that does not answer fails the request fast (503), never hangs it
+
+# What a database that went away raises (PostgreSQL restarting: refused, terminated, "starting up"; SQLite: busy
+# past its timeout): the request gets 503 and the next one tries a fresh connection.
+DatabaseUnavailable = (peewee.OperationalError, peewee.InterfaceError)
 
 
 def utcnow() -> dt.datetime:
@@ -27,7 +32,8 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith("sqlite"):
         db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10)
     else:
-        db = connect(url, autoconnect=True)
+        timeout = {} if "connect_timeout=" in url else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
+        db = connect(url, autoconnect=True, **timeout)
     database.initialize(db)
     return db
 
@@ -36,6 +42,19 @@ def connection_is_usable() -> bool:
     """False when the open connection is known to be dead (a PostgreSQL restart closes it under us)."""
     connection = database.connection() if not database.is_closed() else None
     return connection is None or not getattr(connection, "closed", 0)
+
+
+def drop_connection() -> None:
+    """Forget this thread's connection after the database failed under it; never raises (it may be half dead)."""
+    try:
+        if database.in_transaction():
+            database.rollback()
+    except DatabaseUnavailable:
+        pass
+    try:
+        database.close()
+    except DatabaseUnavailable:
+        database._state.reset()  # peewee refuses to close inside a transaction: the connection is gone anyway
 
 
 def ping() -> None:
