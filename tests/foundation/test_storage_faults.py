@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+import peewee
 import pytest
 from click.testing import CliRunner
 
@@ -174,3 +175,50 @@ def test_restore_refuses_a_file_that_is_not_a_gateway_database(tmp_path, monkeyp
     monkeypatch.setenv("GATEWAY_INSTANCE_PATH", str(tmp_path / "instance"))
     refused = CliRunner().invoke(cli, ["db", "restore", str(junk), "--yes"])
     assert refused.exit_code != 0 and "not a gateway database" in refused.output
+
+
+@pytest.fixture
+def second_postgres(postgres_scratch_url):
+    """Another empty PostgreSQL database beside the scratch one, to restore into; dropped afterwards."""
+    from tests.conftest import _pg_params
+
+    admin = peewee.PostgresqlDatabase(None)
+    admin.init(**_pg_params(postgres_scratch_url))
+    admin.connect()
+    admin.connection().autocommit = True
+    parts = urlsplit(postgres_scratch_url)
+    name = parts.path.lstrip("/") + "_restored"
+    admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.execute_sql(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(parts._replace(path="/" + name))
+    if not database.is_closed():
+        database.close()
+    admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.mark.postgres
+def test_postgres_backup_with_pg_dump_restores_into_a_fresh_database(postgres_scratch_url, second_postgres,
+                                                                     tmp_path, monkeypatch, at_env):
+    _reset_postgres(postgres_scratch_url)
+    settings = {"instance_path": str(tmp_path / "instance"), "secret_key": TEST_SECRET,
+                "scheduler": {"enabled": False}, "testing": True, "channels": {"africastalking": {"enabled": True}}}
+    app = _create({**settings, "database_url": postgres_scratch_url})
+    assert at_post(app.test_client(), "/webhooks/africastalking/sms", SMS).status_code == 200
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("GATEWAY_INSTANCE_PATH", str(tmp_path / "instance"))
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", postgres_scratch_url)
+    made = CliRunner().invoke(cli, ["db", "backup", str(tmp_path / "copy.dump")])
+    assert made.exit_code == 0, made.output
+
+    monkeypatch.setenv("GATEWAY_DATABASE_URL", second_postgres)
+    put_back = CliRunner().invoke(cli, ["db", "restore", str(tmp_path / "copy.dump"), "--yes"])
+    assert put_back.exit_code == 0, put_back.output
+    restored = _create({**settings, "database_url": second_postgres})
+    client = restored.test_client()
+    assert stored_sms(restored) == 1  # the SMS stored before the copy is there
+    assert at_post(client, "/webhooks/africastalking/sms", SMS).status_code == 200  # a redelivery: known
+    again = dict(SMS, id="at-sms-2", text="Sain baina uu")
+    assert at_post(client, "/webhooks/africastalking/sms", again).status_code == 200
+    with restored.app_context(), database.connection_context():
+        assert Message.select().where(Message.direction == "in").count() == 2
