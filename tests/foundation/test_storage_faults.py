@@ -63,6 +63,8 @@ def test_postgres_going_away_answers_503_at_once_and_recovers_by_itself(proxied_
         assert answer.headers["Retry-After"] == "5"
         assert "The database is unavailable" in answer.get_json()["detail"]
     assert client.get("/readyz").status_code == 503
+    sorry = at_post(client, "/webhooks/africastalking/ussd", dict(hop, sessionId="s1"))
+    assert sorry.status_code == 200 and sorry.get_data(as_text=True).startswith("END Uuchlaarai")  # in words
 
     proxy.restore()  # PostgreSQL is back: the very next request works, nobody restarted anything
     assert at_post(client, "/webhooks/africastalking/sms", SMS).status_code == 200
