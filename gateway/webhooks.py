@@ -35,7 +35,7 @@ from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
 from gateway.secrets import pseudonym_key
 from storage import outbox as store
 from storage.contacts import contact_for_number, opt_out
-from storage.db import DatabaseUnavailable, drop_connection, utcnow
+from storage.db import drop_connection, is_unavailable, utcnow
 from storage.models import Contact, Message
 from storage.phones import contact_key, mask_phone
 
@@ -178,9 +178,9 @@ def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
             return template
         handled = conversation.receive_sms(current_app, sms, lambda replies: channel.render("sms", replies).body)
         return Reply(handled.body, content_type=template.content_type)
-    except DatabaseUnavailable:  # nothing could be stored: 503, so a provider that retries delivers it again
-        raise
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # nothing could be stored: 503, so a provider that retries delivers it again
+            raise
         return _record_failure(channel, "sms", sms.phone, sms.provider_id, sms.text, "sms", None)
 
 
@@ -203,11 +203,11 @@ def _ussd(channel: Channel, hop: UssdHop) -> Reply:
     try:
         handled = conversation.receive_ussd(current_app, hop, respond)
         return Reply(handled.body, content_type=template.content_type)
-    except DatabaseUnavailable as exc:  # the person gets "sorry, try again" at once; one line logged, no traceback
-        drop_connection()
-        log_event("database.unavailable", logging.WARNING, action="ussd", error=type(exc).__name__)
-        return channel.render("ussd", USSD_SORRY)
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # the person gets "sorry, try again" at once; one line logged, no traceback
+            drop_connection()
+            log_event("database.unavailable", logging.WARNING, action="ussd", error=type(exc).__name__)
+            return channel.render("ussd", USSD_SORRY)
         return _record_failure(channel, "ussd", hop.phone, ussd_hop_id(hop), hop.text, "ussd", USSD_SORRY)
 
 

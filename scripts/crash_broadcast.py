@@ -68,11 +68,11 @@ def start_fake(provider: str):
     return fake.start()
 
 
-def config_yaml(provider: str, fake_url: str) -> str:
+def config_yaml(provider: str, fake_url: str, lease_seconds: int) -> str:
     extra = '    from_number: "+15005550006"\n' if provider == "twilio" else ""
     return f"""log_level: WARNING
 quiet_hours: {{start: "00:00", end: "00:00"}}
-scheduler: {{lease_seconds: 6}}
+scheduler: {{lease_seconds: {lease_seconds}}}
 routing: {{sms: [{provider}], bulk: [{provider}]}}
 outbox: {{send_timeout_seconds: 3, stale_sending_seconds: 4, dispatch_seconds: 8}}
 inbound_limit: {{messages: 100000, minutes: 1}}
@@ -143,13 +143,13 @@ class Server:
                 self.kill()
 
 
-def one_run(provider: str, recipients: int, rng: random.Random, log) -> dict:
+def one_run(provider: str, recipients: int, rng: random.Random, log, lease_seconds: int = 6) -> dict:
     fake = start_fake(provider)
     with tempfile.TemporaryDirectory() as folder:
         env = {**{k: v for k, v in os.environ.items() if not k.startswith(("GATEWAY_", "TWILIO_", "AT_", "ANDROID_"))},
                **SECRETS, "PYTHONPATH": str(ROOT), "GATEWAY_INSTANCE_PATH": folder, "GATEWAY_SECRET_KEY": "k" * 32,
                "GATEWAY_CONFIG": str(Path(folder) / "config.yaml")}
-        Path(folder, "config.yaml").write_text(config_yaml(provider, fake.url))
+        Path(folder, "config.yaml").write_text(config_yaml(provider, fake.url, lease_seconds))
         numbers = [f"+97699{i:06d}" for i in range(recipients)]
         Path(folder, "people.csv").write_text("phone\n" + "\n".join(numbers) + "\n")
         Path(folder, "text.txt").write_text(TEXT)
@@ -205,6 +205,7 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--recipients", type=int, default=10_000)
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--lease-seconds", type=int, default=6, help="scheduler.lease_seconds (default 6, as shipped)")
     parser.add_argument("--json", action="store_true", help="Print only the summary, as JSON.")
     args = parser.parse_args()
     seed = args.seed if args.seed is not None else random.randrange(1 << 30)
@@ -212,7 +213,7 @@ def main() -> int:
     log = (lambda _text: None) if args.json else (
         lambda text, t0=time.monotonic(): print(f"{time.monotonic() - t0:7.1f} s {text}", flush=True))
     log(f"seed {seed}")
-    results = [one_run(provider, args.recipients, rng, log)
+    results = [one_run(provider, args.recipients, rng, log, args.lease_seconds)
                for provider in args.providers.split(",") for _ in range(args.runs)]
     table = summary(results)
     if args.json:

@@ -17,9 +17,9 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
 POSTGRES_CONNECT_TIMEOUT = 3  # seconds: a server that does not answer fails the request fast (503), never hangs it
 
-# What a database that went away raises (PostgreSQL restarting: refused, terminated, "starting up"; SQLite: busy
-# past its timeout): the request gets 503 and the next one tries a fresh connection.
-DatabaseUnavailable = (peewee.OperationalError, peewee.InterfaceError)
+# Errors that may mean the database went away (see `is_unavailable`): the request gets 503, the next one reconnects.
+DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+SQLITE_AWAY = ("database is locked", "database table is locked", "unable to open", "disk i/o error")
 
 
 def utcnow() -> dt.datetime:
@@ -44,16 +44,27 @@ def connection_is_usable() -> bool:
     return connection is None or not getattr(connection, "closed", 0)
 
 
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached or is too busy now (PostgreSQL restarting: refused,
+    terminated, "starting up"; SQLite locked past its timeout), not that a query is wrong (SQLite's "no such table"
+    is an OperationalError too)."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return False
+    if isinstance(exc, peewee.InterfaceError) or is_postgres():
+        return True
+    return any(words in str(exc).lower() for words in SQLITE_AWAY)
+
+
 def drop_connection() -> None:
     """Forget this thread's connection after the database failed under it; never raises (it may be half dead)."""
     try:
         if database.in_transaction():
             database.rollback()
-    except DatabaseUnavailable:
+    except DATABASE_ERRORS:
         pass
     try:
         database.close()
-    except DatabaseUnavailable:
+    except DATABASE_ERRORS:
         database._state.reset()  # peewee refuses to close inside a transaction: the connection is gone anyway
 
 
