@@ -181,10 +181,17 @@ def db_restore(ctx: click.Context, path: str, yes: bool) -> None:
     """Replace the database's contents with the copy at PATH (stop the service first)."""
     from pathlib import Path
 
+    from gateway.scheduler import LEADER_LEASE
     from storage.backup import BackupError, restore
     from storage.db import database, upgrade
+    from storage.leases import live_holder
 
     app = make_app(ctx, migrate=False)
+    with database.connection_context():
+        running = live_holder(LEADER_LEASE)
+    if running:
+        raise click.ClickException(f"a gateway service is running on this database ({running} holds the scheduler "
+                                   "lease): stop it first, then restore")
     if not yes:
         click.confirm("everything in the configured database is replaced by the copy; go on?", abort=True)
     database.close()

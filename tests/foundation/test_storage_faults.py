@@ -146,6 +146,15 @@ def test_backup_while_writing_is_consistent_and_a_restored_copy_serves_a_convers
     again = runner.invoke(cli, ["db", "backup", str(tmp_path / "copy.db")])
     assert again.exit_code != 0 and "exists already" in again.output  # a copy is never overwritten
 
+    from storage import leases
+    from storage.db import open_database
+
+    open_database(url)
+    with database.connection_context():
+        leases.acquire("scheduler-leader", "host:123:abc", 60)  # as a running `gateway serve` holds it
+    over_live = runner.invoke(cli, ["db", "restore", str(tmp_path / "copy.db"), "--yes"])
+    assert over_live.exit_code != 0 and "stop it first" in over_live.output
+
     fresh = tmp_path / "elsewhere" / "gateway.db"
     monkeypatch.setenv("GATEWAY_DATABASE_URL", f"sqlite:///{fresh}")
     monkeypatch.setenv("GATEWAY_INSTANCE_PATH", str(tmp_path / "elsewhere"))
