@@ -126,9 +126,13 @@ class Server:
                                         start_new_session=True)
 
     def check(self) -> None:
-        if self.process.poll() is not None:
-            tail = (Path(self.folder) / "serve.log").read_text(errors="replace")[-3000:]
-            raise RuntimeError(f"gateway serve exited with {self.process.returncode}:\n{tail}")
+        if self.process.poll() is None:
+            return
+        tail = (Path(self.folder) / "serve.log").read_text(errors="replace")[-3000:]
+        if "in use" in tail[-500:]:  # another program took the free port first (the machine is shared): again
+            self.start()
+            return
+        raise RuntimeError(f"gateway serve exited with {self.process.returncode}:\n{tail}")
 
     def kill(self) -> None:
         os.killpg(self.process.pid, signal.SIGKILL)
