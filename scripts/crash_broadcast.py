@@ -186,6 +186,10 @@ def one_run(provider: str, recipients: int, rng: random.Random, log, lease_secon
               "duplicates": sum(n - 1 for n in got.values() if n > 1),
               "missing": sum(1 for number in numbers if number not in got),
               "outbox": dict(counts), "seconds": round(time.monotonic() - started, 1)}
+    # Evidence that the crashes hit sends in flight: Twilio asked before a resend (GET of its message list), the
+    # phone refusing an id it already had (POSTs the fake did not accept: 409).
+    result["twilio_lookups"] = sum(1 for r in fake.requests if r.method == "GET" and r.path.endswith("Messages.json"))
+    result["refused_as_known"] = sum(1 for r in fake.requests if r.method == "POST") - len(fake.accepted)
     times = [r.at for r in fake.requests if r.method == "POST"]
     result["sends_per_second"] = round(len(times) / max(times[-1] - times[0], 1e-9), 1) if times else 0
     log(f"  {provider}: {json.dumps(result)}")
