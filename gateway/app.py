@@ -5,7 +5,7 @@ import logging
 from pathlib import Path
 
 from flask import Flask, jsonify
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from gateway.config import ConfigError, ensure_instance, load_config, trusted_proxy_count
@@ -13,7 +13,15 @@ from gateway.config import warnings as config_warnings
 from gateway.logs import configure_logging, init_request_logging, log_event
 from gateway.scheduler import process_id
 from gateway.secrets import resolve_pseudonym_key
-from storage.db import connection_is_usable, database, open_database, upgrade
+from storage.db import (
+    DATABASE_ERRORS,
+    connection_is_usable,
+    database,
+    drop_connection,
+    is_unavailable,
+    open_database,
+    upgrade,
+)
 
 MAX_BODY_BYTES = 64 * 1024
 BUNDLED_FLOWS = Path(__file__).resolve().parent.parent / "flows"
@@ -119,7 +127,24 @@ def _register_blueprints(app: Flask) -> None:
     console.init_app(app)
 
 
+DATABASE_AWAY = ("Өгөгдлийн сан түр ажиллахгүй байна, дахин оролдоно уу. / "
+                 "The database is unavailable for a moment; try again.")
+RETRY_AFTER_SECONDS = 5
+
+
 def _register_error_handlers(app: Flask) -> None:
+    def _database_unavailable(exc: Exception):
+        """PostgreSQL restarting (or SQLite busy too long): 503 at once, not a 500 or a hang. The connection is
+        dropped, so the first request after the database is back opens a fresh one: recovery needs nobody."""
+        if not is_unavailable(exc):
+            raise exc  # a fault of ours (SQLite's "no such table"…): Flask's own 500, with its traceback logged
+        drop_connection()
+        log_event("database.unavailable", logging.WARNING, error=f"{type(exc).__name__}: {str(exc)[:120]}")
+        return _http_error(ServiceUnavailable(DATABASE_AWAY, retry_after=RETRY_AFTER_SECONDS))
+
+    for error in DATABASE_ERRORS:
+        app.register_error_handler(error, _database_unavailable)
+
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
         response = jsonify(error=exc.name, detail=exc.description)

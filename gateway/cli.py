@@ -128,7 +128,7 @@ def config_check(ctx: click.Context) -> None:
 
 @cli.group("db")
 def db_group() -> None:
-    """Database migrations."""
+    """Database migrations, backup and restore."""
 
 
 @db_group.command("upgrade")
@@ -153,6 +153,55 @@ def db_status(ctx: click.Context) -> None:
     with database.connection_context():
         for migration in migration_runner().status():
             click.echo(f"{'applied' if migration.applied else 'pending':8} {migration.name}")
+
+
+@db_group.command("backup")
+@click.argument("path", type=click.Path(dir_okay=False))
+@click.pass_context
+def db_backup(ctx: click.Context, path: str) -> None:
+    """Copy the database to PATH while the service runs (SQLite: online backup; PostgreSQL: pg_dump)."""
+    from pathlib import Path
+
+    from storage.backup import BackupError, backup
+
+    app = make_app(ctx, migrate=False)
+    try:
+        size = backup(app.config["GATEWAY"]["database_url"], Path(path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"backed up to {path} ({size:,} bytes). Keep the pseudonym key (instance/pseudonym_key or "
+               "GATEWAY_PSEUDONYM_KEY) with it: without it no number can be matched to its contact again.")
+
+
+@db_group.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask for confirmation.")
+@click.pass_context
+def db_restore(ctx: click.Context, path: str, yes: bool) -> None:
+    """Replace the database's contents with the copy at PATH (stop the service first)."""
+    from pathlib import Path
+
+    from gateway.scheduler import LEADER_LEASE
+    from storage.backup import BackupError, restore
+    from storage.db import database, upgrade
+    from storage.leases import live_holder
+
+    app = make_app(ctx, migrate=False)
+    with database.connection_context():
+        running = live_holder(LEADER_LEASE)
+    if running:
+        raise click.ClickException(f"a gateway service is running on this database ({running} holds the scheduler "
+                                   "lease): stop it first, then restore")
+    if not yes:
+        click.confirm("everything in the configured database is replaced by the copy; go on?", abort=True)
+    database.close()
+    try:
+        restore(app.config["GATEWAY"]["database_url"], Path(path))
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from None
+    with database.connection_context():
+        applied = upgrade()  # a copy from an older version is brought up to this one
+    click.echo(f"restored from {path}" + (f"; migrations applied: {', '.join(applied)}" if applied else ""))
 
 
 def main() -> None:

@@ -17,7 +17,8 @@ Features call one function:
 `dispatch(app)` (run by the `outbox.dispatch` job every 2 seconds) claims due rows one at a time — replies before
 bulk, oldest first — and sends them with per-channel rate limits, retries with exponential backoff and jitter,
 failover and opt-out handling. A row left in `sending` by a killed process is sent again after
-`outbox.stale_sending_seconds`; the Android phone recognises a repeated id, so it never sends twice.
+`outbox.stale_sending_seconds`: the Android phone recognises a repeated id, so it never sends twice; Twilio is asked
+first (its message list) and a message it already has is recorded, not sent again; Africa's Talking cannot be asked.
 
 The Android channel is a pool of phones (gateway.phone_pool): each message is assigned to a phone on the
 recipient's operator, rate limits and failure counts are per phone, and the channel is down only when every phone
@@ -178,6 +179,10 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
     if number is None:
         store.mark_failed(row.id, "no phone number for this contact")
         return "failed"
+    if store.was_interrupted(row):
+        settled = _settle_interrupted(app, row, number)
+        if settled:
+            return settled
     channel = _usable_channel(app, row)
     phone = phone_pool.phone_for(app, channel, row, number) if getattr(channel, "phones", None) else None
     if channel is None or (phone is None and getattr(channel, "phones", None)):
@@ -209,14 +214,44 @@ def send_one(app: Flask, row: Message, limiter: RateLimiter) -> str:
     return "sent"
 
 
+def _settle_interrupted(app: Flask, row: Message, number: str) -> str | None:
+    """A send cut short by a dead process may have reached the provider. Where the provider lists what it took
+    (Twilio), ask before sending again: found, it is recorded as sent and not sent twice; the list unreadable, the
+    row waits for a retry. Where it cannot be asked (Africa's Talking), None: the message is sent again, so a crash
+    can cost one duplicate (docs/reliability.md, "Exactly once, per provider"). Android dedups by our id itself."""
+    channel = get_channel(app, row.channel)
+    if channel is None or not channel.lists_sent:
+        return None
+    try:
+        found = _unrecorded_sent_id(channel, number, row.text, row.created_at)
+    except SendError as exc:
+        return _retry_or_fail(app, row, SendError(f"{store.INTERRUPTED}; {exc.reason}", True))
+    if found is None:
+        return None
+    store.mark_sent(row.id, found)
+    log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), found=True)
+    return "sent"
+
+
+def _unrecorded_sent_id(channel: Channel, number: str, text: str, since: dt.datetime) -> str | None:
+    """The provider id of a message with this text to `number` since `since` that no row of ours holds yet."""
+    for provider_id in channel.sent_ids(number, text, since):
+        if not store.outbound_by_provider_id(channel.name, provider_id):
+            return provider_id
+    return None
+
+
 def _accepted_without_id(channel: Channel, row: Message, number: str, result: SendResult) -> str:
     """The provider said yes but gave no id. Never send again (that could be a duplicate) and never call it sent
     without an id (its status could never arrive): find it at the provider, else fail it as unconfirmed."""
-    for provider_id in channel.sent_ids(number, row.text, row.updated_at):
-        if not store.outbound_by_provider_id(channel.name, provider_id):
-            store.mark_sent(row.id, provider_id, result.segments)
-            log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), found=True)
-            return "sent"
+    try:
+        provider_id = _unrecorded_sent_id(channel, number, row.text, row.updated_at)
+    except SendError:
+        provider_id = None
+    if provider_id is not None:
+        store.mark_sent(row.id, provider_id, result.segments)
+        log_event("outbox.sent", message=row.id, channel=channel.name, to=mask_phone(number), found=True)
+        return "sent"
     store.mark_failed(row.id, f"unconfirmed: {channel.name} accepted it without a message id; not sent again, "
                               "to avoid a duplicate (gateway outbox retry sends it again)")
     log_event("outbox.unconfirmed", logging.WARNING, message=row.id, channel=channel.name)

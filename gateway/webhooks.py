@@ -35,7 +35,7 @@ from gateway.messages import InboundSms, StatusReport, UssdHop, UssdScreen
 from gateway.secrets import pseudonym_key
 from storage import outbox as store
 from storage.contacts import contact_for_number, opt_out
-from storage.db import utcnow
+from storage.db import drop_connection, is_unavailable, utcnow
 from storage.models import Contact, Message
 from storage.phones import contact_key, mask_phone
 
@@ -179,7 +179,9 @@ def _inbound_sms(channel: Channel, sms: InboundSms) -> Reply:
         if handled.held_back:  # stored, not answered; one polite notice per window
             return template
         return Reply(handled.body, content_type=template.content_type)
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # nothing could be stored: 503, so a provider that retries delivers it again
+            raise
         return _record_failure(channel, "sms", sms.phone, sms.provider_id, sms.text, "sms", None)
 
 
@@ -202,7 +204,11 @@ def _ussd(channel: Channel, hop: UssdHop) -> Reply:
     try:
         handled = conversation.receive_ussd(current_app, hop, respond)
         return Reply(handled.body, content_type=template.content_type)
-    except Exception:
+    except Exception as exc:
+        if is_unavailable(exc):  # the person gets "sorry, try again" at once; one line logged, no traceback
+            drop_connection()
+            log_event("database.unavailable", logging.WARNING, action="ussd", error=type(exc).__name__)
+            return channel.render("ussd", USSD_SORRY)
         return _record_failure(channel, "ussd", hop.phone, ussd_hop_id(hop), hop.text, "ussd", USSD_SORRY)
 
 

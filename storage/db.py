@@ -15,6 +15,11 @@ database = peewee.DatabaseProxy()
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+POSTGRES_CONNECT_TIMEOUT = 3  # seconds: a server that does not answer fails the request fast (503), never hangs it
+
+# Errors that may mean the database went away (see `is_unavailable`): the request gets 503, the next one reconnects.
+DATABASE_ERRORS = (peewee.OperationalError, peewee.InterfaceError)
+SQLITE_AWAY = ("database is locked", "database table is locked", "unable to open", "disk i/o error")
 
 
 def utcnow() -> dt.datetime:
@@ -27,7 +32,8 @@ def open_database(url: str) -> peewee.Database:
     if url.startswith("sqlite"):
         db = connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False, timeout=10)
     else:
-        db = connect(url, autoconnect=True)
+        timeout = {} if "connect_timeout=" in url else {"connect_timeout": POSTGRES_CONNECT_TIMEOUT}
+        db = connect(url, autoconnect=True, **timeout)
     database.initialize(db)
     return db
 
@@ -36,6 +42,30 @@ def connection_is_usable() -> bool:
     """False when the open connection is known to be dead (a PostgreSQL restart closes it under us)."""
     connection = database.connection() if not database.is_closed() else None
     return connection is None or not getattr(connection, "closed", 0)
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """True when `exc` says the database cannot be reached or is too busy now (PostgreSQL restarting: refused,
+    terminated, "starting up"; SQLite locked past its timeout), not that a query is wrong (SQLite's "no such table"
+    is an OperationalError too)."""
+    if not isinstance(exc, DATABASE_ERRORS):
+        return False
+    if isinstance(exc, peewee.InterfaceError) or is_postgres():
+        return True
+    return any(words in str(exc).lower() for words in SQLITE_AWAY)
+
+
+def drop_connection() -> None:
+    """Forget this thread's connection after the database failed under it; never raises (it may be half dead)."""
+    try:
+        if database.in_transaction():
+            database.rollback()
+    except DATABASE_ERRORS:
+        pass
+    try:
+        database.close()
+    except DATABASE_ERRORS:
+        database._state.reset()  # peewee refuses to close inside a transaction: the connection is gone anyway
 
 
 def ping() -> None:

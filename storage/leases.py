@@ -59,3 +59,12 @@ def cover(name: str, until: dt.datetime) -> None:
 def holder_of(name: str) -> str | None:
     lease = Lease.get_or_none((Lease.name == name) & (Lease.expires_at >= utcnow()))
     return lease.holder if lease else None
+
+
+def live_holder(name: str) -> str | None:
+    """Like `holder_of`, but None on a database without the lease table yet (a fresh one, about to be restored)."""
+    try:
+        with database.atomic():
+            return holder_of(name)
+    except peewee.DatabaseError:
+        return None

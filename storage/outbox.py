@@ -20,6 +20,8 @@ from storage.phones import MaskedTextField
 STATUS_ORDER = {"queued": 0, "sending": 1, "sent": 2, "delivered": 3, "failed": 3, "cancelled": 3}
 FINAL_STATUSES = ("delivered", "failed", "cancelled")
 BULK_PRIORITY = 10  # Message.priority: 0 = reply, 10 = bulk
+# `last_error` of a row whose send was cut short by a dead process: the provider may or may not have it.
+INTERRUPTED = "requeued after an interrupted send"
 
 
 class ChannelState(BaseModel):
@@ -206,7 +208,7 @@ def unassign_phone(phone: str) -> int:
 def requeue_stale_sending(older_than: dt.datetime) -> int:
     """Rows left in `sending` by a process that died: due again now. The provider id, if any, is kept."""
     return (Message.update(status="queued", next_attempt_at=None, updated_at=utcnow(),
-                           last_error="requeued after an interrupted send")
+                           last_error=INTERRUPTED)
             .where((Message.direction == "out") & (Message.status == "sending") & (Message.updated_at < older_than))
             .execute())
 
@@ -244,6 +246,11 @@ def mark_sent(message_id: int, provider_id: str | None, segments: int | None = N
 
 def mark_retry(message_id: int, error: str, next_attempt_at: dt.datetime) -> None:
     _update(message_id, status="queued", last_error=error, next_attempt_at=next_attempt_at)
+
+
+def was_interrupted(row: Message) -> bool:
+    """True for a row whose last send was cut short by a dead process (and not settled since)."""
+    return (row.last_error or "").startswith(INTERRUPTED)
 
 
 def give_back_attempts(message_id: int, at_most: int) -> int:

@@ -137,9 +137,11 @@ class Channel:
         """A cheap authenticated call: returns a short description, raises on failure."""
         raise NotImplementedError
 
+    lists_sent = False  # the provider can list what it took (`sent_ids`), so an unsure send can be looked up
+
     def sent_ids(self, to: str, text: str, since: dt.datetime) -> list[str]:
         """Ids of messages with this text to `to` that the provider took since `since` (naive UTC), newest first.
-        For a success answered without an id; empty where the provider's API cannot list what was sent."""
+        Empty where the provider's API cannot list what was sent; SendError when the list could not be read."""
         return []
 
     def missing_secrets(self) -> list[str]:

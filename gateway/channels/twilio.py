@@ -109,12 +109,14 @@ class Twilio(Channel):
         segments = int(message.num_segments) if str(message.num_segments or "").isdigit() else None
         return SendResult(message.sid, segments or None)
 
+    lists_sent = True
+
     def sent_ids(self, to: str, text: str, since: dt.datetime) -> list[str]:
         """Twilio lists an account's messages by recipient, newest first; ours have the same body."""
         try:
             messages = self.client().messages.list(to=to, limit=20)
-        except (requests.RequestException, TwilioException):
-            return []
+        except (requests.RequestException, TwilioException) as exc:
+            raise SendError(f"twilio: listing messages failed ({type(exc).__name__})", retryable=True) from None
         earliest = since.replace(tzinfo=dt.UTC) - SEND_CLOCK_SLACK
         return [message.sid for message in messages if message.sid and message.body == text
                 and (message.date_created is None or message.date_created >= earliest)]

@@ -38,8 +38,9 @@ def message_row(app, message_id: int) -> Message:
         return Message.get_by_id(message_id)
 
 
-@pytest.mark.parametrize("channel,mode", [("twilio", "timeout"), ("africastalking", "timeout"),
-                                          ("android", "timeout"), ("android", "accept_then_hang")])
+@pytest.mark.parametrize("channel,mode", [("twilio", "timeout"), ("twilio", "accept_then_hang"),
+                                          ("africastalking", "timeout"), ("android", "timeout"),
+                                          ("android", "accept_then_hang")])
 def test_killed_mid_send_then_restarted_sends_exactly_once(make_channel_app, tmp_path, fake_twilio, fake_at,
                                                            fake_android, channel, mode):
     fake = {"twilio": fake_twilio, "africastalking": fake_at, "android": fake_android}[channel]
@@ -50,14 +51,7 @@ def test_killed_mid_send_then_restarted_sends_exactly_once(make_channel_app, tmp
     fake.hang_seconds = 8
     fake.fail_next(mode)
 
-    crashed = start_worker(app, tmp_path)
-    wait_for(lambda: len(fake.requests) == 1)  # the provider call is in flight, unanswered
-    assert message_row(app, message_id).status == "sending"
-    crashed.kill()
-    crashed.wait()
-    assert message_row(app, message_id).status == "sending"
-
-    time.sleep(1.2)  # longer than stale_sending_seconds: the dead process's claim has expired
+    crash_mid_send(app, tmp_path, fake, message_id)
     restarted = start_worker(app, tmp_path)
     out, _ = restarted.communicate(timeout=60)
     assert json.loads(out.strip().splitlines()[-1]) == {"sent": 1}
@@ -65,6 +59,56 @@ def test_killed_mid_send_then_restarted_sends_exactly_once(make_channel_app, tmp
     assert sent.status == "sent" and sent.attempts == 2
     assert fake.sent_texts() == ["exactly once"]
     assert sent.provider_id == (fake.accepted[0].get("sid") or fake.accepted[0]["id"])
+
+
+def crash_mid_send(app, tmp_path, fake, message_id: int) -> None:
+    """Start a worker, kill -9 it while its provider call is in flight, and let its claim expire."""
+    crashed = start_worker(app, tmp_path)
+    wait_for(lambda: len(fake.requests) == 1)  # the provider call is in flight, unanswered
+    assert message_row(app, message_id).status == "sending"
+    crashed.kill()
+    crashed.wait()
+    assert message_row(app, message_id).status == "sending"
+    time.sleep(1.2)  # longer than stale_sending_seconds: the dead process's claim has expired
+
+
+def test_twilio_list_unreadable_after_a_crash_waits_instead_of_resending(make_channel_app, tmp_path, fake_twilio):
+    app = make_channel_app(outbox={"send_timeout_seconds": 20, "stale_sending_seconds": 1})
+    with app.app_context(), database.connection_context():
+        contact = contact_for_number("+97699112233", app.config["SECRET_KEY"])[0]
+        message_id = enqueue(contact, "asked first", channel="twilio").id
+    fake_twilio.hang_seconds = 8
+    fake_twilio.fail_next("accept_then_hang", "500")  # the send is taken; then the first lookup fails
+    crash_mid_send(app, tmp_path, fake_twilio, message_id)
+
+    out, _ = start_worker(app, tmp_path).communicate(timeout=60)
+    assert json.loads(out.strip().splitlines()[-1]) == {"retry": 1}  # unsure, so not sent again
+    assert [r.method for r in fake_twilio.requests] == ["POST", "GET"]
+    assert message_row(app, message_id).status == "queued"
+
+    time.sleep(1.6)  # the longest backoff (backoff_seconds 1, jittered up to 1.5 s)
+    out, _ = start_worker(app, tmp_path).communicate(timeout=60)
+    assert json.loads(out.strip().splitlines()[-1]) == {"sent": 1}  # the retry's lookup found it
+    assert [r.method for r in fake_twilio.requests] == ["POST", "GET", "GET"]  # never POSTed again
+    assert fake_twilio.sent_texts() == ["asked first"]
+    assert message_row(app, message_id).provider_id == fake_twilio.accepted[0]["sid"]
+
+
+def test_africastalking_cannot_be_asked_so_a_crash_mid_answer_costs_one_duplicate(make_channel_app, tmp_path,
+                                                                                   fake_at):
+    """The window that is left (docs/reliability.md, "Exactly once, per provider"): AT takes the SMS, the process
+    dies before recording it, and AT has no message list or idempotency key to ask, so it is sent once more."""
+    app = make_channel_app(outbox={"send_timeout_seconds": 20, "stale_sending_seconds": 1})
+    with app.app_context(), database.connection_context():
+        contact = contact_for_number("+97699112233", app.config["SECRET_KEY"])[0]
+        message_id = enqueue(contact, "at least once", channel="africastalking").id
+    fake_at.hang_seconds = 8
+    fake_at.fail_next("accept_then_hang")
+    crash_mid_send(app, tmp_path, fake_at, message_id)
+    out, _ = start_worker(app, tmp_path).communicate(timeout=60)
+    assert json.loads(out.strip().splitlines()[-1]) == {"sent": 1}
+    assert fake_at.sent_texts() == ["at least once", "at least once"]
+    assert message_row(app, message_id).provider_id == fake_at.accepted[1]["id"]
 
 
 def test_killed_before_dispatch_loses_nothing(make_channel_app, tmp_path, fake_twilio):

@@ -7,7 +7,7 @@ told to misbehave for the next requests (`fail_next("500", "429")`) or for all o
   "slow"           — wait `slow_seconds`, then succeed
   "empty_recipients", "blacklisted" (Africa's Talking), "unsubscribed" (Twilio 21610),
   "invalid_to" (Twilio 21211, whose message quotes the "To" number)
-  "accept_then_hang" (Android) — accept the message, then hold the answer for `hang_seconds`
+  "accept_then_hang" — take the message, then hold the answer for `hang_seconds` (a crash mid-answer)
   "empty_201" (Twilio, Africa's Talking) — take the message, but answer 201 with an empty body
 Only successes count as `accepted`. The fake Twilio also lists the messages it took (GET Messages.json?To=).
 """
@@ -154,6 +154,8 @@ class FakeTwilio(FakeProvider):
                                       "created": email.utils.formatdate(usegmt=True)})
             if mode == "empty_201":
                 return Response("", status=201, content_type="application/json")
+            if mode == "accept_then_hang":
+                time.sleep(self.hang_seconds)
             response = jsonify(sid=message_sid, account_sid=sid, status="queued", num_segments="1",
                                to=request.form["To"], body=request.form["Body"], direction="outbound-api",
                                error_code=None, error_message=None, api_version="2010-04-01",
@@ -220,6 +222,8 @@ class FakeAfricasTalking(FakeProvider):
                     return Response("", status=201, content_type="application/json")
                 recipients.append({"cost": "KES 0.8000", "messageId": message_id, "messageParts": 1,
                                    "number": number, "status": "Success", "statusCode": 101})
+            if mode == "accept_then_hang":
+                time.sleep(self.hang_seconds)
             return self._answer({"Message": f"Sent to {len(recipients)}/{len(recipients)}",
                                  "Recipients": recipients})
 
