@@ -11,7 +11,7 @@ import pytest
 
 from gateway.outbox import enqueue
 from storage.contacts import contact_for_number
-from storage.db import database
+from storage.db import database, utcnow
 from storage.models import Message
 
 WORKER = Path(__file__).with_name("outbox_worker.py")
@@ -61,6 +61,12 @@ def test_killed_mid_send_then_restarted_sends_exactly_once(make_channel_app, tmp
     assert sent.provider_id == (fake.accepted[0].get("sid") or fake.accepted[0]["id"])
 
 
+def wait_until_due(app, message_id: int) -> None:
+    """Sleep past the row's retry time (its backoff is jittered and grows with its attempts)."""
+    retry_at = message_row(app, message_id).next_attempt_at
+    time.sleep(max(0.0, (retry_at - utcnow()).total_seconds()) + 0.2)
+
+
 def crash_mid_send(app, tmp_path, fake, message_id: int) -> None:
     """Start a worker, kill -9 it while its provider call is in flight, and let its claim expire."""
     crashed = start_worker(app, tmp_path)
@@ -86,7 +92,7 @@ def test_twilio_list_unreadable_after_a_crash_waits_instead_of_resending(make_ch
     assert [r.method for r in fake_twilio.requests] == ["POST", "GET"]
     assert message_row(app, message_id).status == "queued"
 
-    time.sleep(1.6)  # the longest backoff (backoff_seconds 1, jittered up to 1.5 s)
+    wait_until_due(app, message_id)
     out, _ = start_worker(app, tmp_path).communicate(timeout=60)
     assert json.loads(out.strip().splitlines()[-1]) == {"sent": 1}  # the retry's lookup found it
     assert [r.method for r in fake_twilio.requests] == ["POST", "GET", "GET"]  # never POSTed again
