@@ -24,14 +24,12 @@ import sys
 import tempfile
 import time
 import tracemalloc
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import peewee  # noqa: E402
 
+from bench.common import ScratchPostgres  # noqa: E402
 from gateway import clock  # noqa: E402
 from storage import digests, exports  # noqa: E402
 from storage.complaints import Complaint, encode_ref  # noqa: E402
@@ -192,18 +190,6 @@ def export_memory(label: str, total: int) -> None:
           + ", ".join(f"{n:,} rows {mb:.0f} MB" for n, mb in checkpoints))
 
 
-def postgres_scratch(url: str):
-    parts = urlsplit(url)
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    admin = peewee.PostgresqlDatabase(parts.path.lstrip("/") or "postgres", host=parts.hostname,
-                                      port=parts.port or 5432, user=parts.username or "postgres",
-                                      password=parts.password)
-    admin.connect()
-    admin.connection().autocommit = True
-    admin.execute_sql(f'CREATE DATABASE "{name}"')
-    return admin, name, urlunsplit(parts._replace(path="/" + name))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scores", type=int, default=1_000_000)
@@ -218,12 +204,8 @@ def main() -> None:
         results["sqlite"] = run_engine("sqlite", f"sqlite:///{folder}/bench.db", args.scores, complaints)
     pg_url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
     if pg_url:
-        admin, name, url = postgres_scratch(pg_url)
-        try:
+        with ScratchPostgres(pg_url) as url:
             results["postgresql"] = run_engine("postgresql", url, args.scores, complaints)
-        finally:
-            admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
     else:
         print("[postgresql] skipped: set GATEWAY_TEST_POSTGRES_URL to run it")
     print(f"process max RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB (includes loading)")

@@ -23,14 +23,12 @@ import random
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import peewee  # noqa: E402
 
+from bench.common import ScratchPostgres  # noqa: E402
 from storage import votes  # noqa: E402
 from storage.db import database, open_database, upgrade  # noqa: E402
 from storage.models import AdminUnit, Contact  # noqa: E402
@@ -54,18 +52,6 @@ def best_of(runs: int, func) -> tuple[float, object]:
         result = func()
         best = min(best, time.perf_counter() - started)
     return best, result
-
-
-def postgres_scratch(url: str):
-    parts = urlsplit(url)
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    admin = peewee.PostgresqlDatabase(parts.path.lstrip("/") or "postgres", host=parts.hostname,
-                                      port=parts.port or 5432, user=parts.username or "postgres",
-                                      password=parts.password)
-    admin.connect()
-    admin.connection().autocommit = True
-    admin.execute_sql(f'CREATE DATABASE "{name}"')
-    return admin, name, urlunsplit(parts._replace(path="/" + name))
 
 
 def populate(voters: int, seed: int = 12) -> votes.VoteRound:
@@ -138,12 +124,8 @@ def main() -> None:
         run_engine("sqlite", f"sqlite:///{folder}/bench.db", args.votes)
     pg_url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
     if pg_url:
-        admin, name, url = postgres_scratch(pg_url)
-        try:
+        with ScratchPostgres(pg_url) as url:
             run_engine("postgresql", url, args.votes)
-        finally:
-            admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
     else:
         print("[postgresql] skipped: set GATEWAY_TEST_POSTGRES_URL to run it")
 

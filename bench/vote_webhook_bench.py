@@ -27,11 +27,10 @@ import tempfile
 import time
 import uuid
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-import peewee  # noqa: E402
+from bench.common import ScratchPostgres  # noqa: E402
 
 TOKEN = "bench-vote-token"
 VOTE = ("ONHS", "1", "1", "1 3", "1")
@@ -50,18 +49,20 @@ def make_app(url: str, folder: str):
 def prepare(app, voters: int, callers: int) -> int:
     """An open vote in BGD-07, voters registered there and callers who already consented; the water flow's
     number in the USSD menu."""
+    from gateway.secrets import pseudonym_key
     from storage import votes
     from storage.contacts import contact_for_number, opt_in
     from storage.db import database
     from storage.models import AdminUnit, Contact
 
+    key = pseudonym_key(app)  # the key the webhooks find contacts by (not the session secret)
     with app.app_context(), database.connection_context():
         unit = AdminUnit.get(AdminUnit.code == "BGD-07")
         projects = [{"mn": f"Төсөл {n}", "en": f"Project {n}"} for n in range(1, 7)]
         votes.set_status(votes.create_round(unit, projects, max_choices=2, closes_on=dt.date(2099, 1, 1)), "open")
         for number in [voter(n) for n in range(voters)] + [caller(n) for n in range(callers)]:
-            contact, _ = contact_for_number(number, app.config["SECRET_KEY"])
-            opt_in(contact, "bench", "sms")
+            contact, _ = contact_for_number(number, key)
+            opt_in(contact, app.config["GATEWAY"]["consent"]["version"], "bench")  # the current notice: not shown again
             if number.startswith("+97688"):
                 Contact.update(admin_unit=unit).where(Contact.id == contact.id).execute()
     flows = app.extensions["gateway.flows"].ussd_flows()
@@ -167,18 +168,6 @@ def run_engine(label: str, url: str, seconds: float, rounds: int) -> None:
             database.close()
 
 
-def postgres_scratch(url: str):
-    parts = urlsplit(url)
-    name = f"gw_bench_{uuid.uuid4().hex[:8]}"
-    admin = peewee.PostgresqlDatabase(parts.path.lstrip("/") or "postgres", host=parts.hostname,
-                                      port=parts.port or 5432, user=parts.username or "postgres",
-                                      password=parts.password)
-    admin.connect()
-    admin.connection().autocommit = True
-    admin.execute_sql(f'CREATE DATABASE "{name}"')
-    return admin, name, urlunsplit(parts._replace(path="/" + name))
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=3.0, help="length of one slice")
@@ -188,12 +177,8 @@ def main() -> None:
         run_engine("sqlite", f"sqlite:///{folder}/bench.db", args.seconds, args.rounds)
     pg_url = os.environ.get("GATEWAY_TEST_POSTGRES_URL")
     if pg_url:
-        admin, name, url = postgres_scratch(pg_url)
-        try:
+        with ScratchPostgres(pg_url) as url:
             run_engine("postgresql", url, args.seconds, args.rounds)
-        finally:
-            admin.execute_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-            admin.close()
     else:
         print("[postgresql] skipped: set GATEWAY_TEST_POSTGRES_URL to run it")
 
