@@ -12,7 +12,7 @@ import io
 import itertools
 from collections.abc import Iterable, Iterator, Sequence
 
-from flask import Flask, render_template
+from flask import Flask, Response, render_template
 
 from flows.text import sms_segments
 from gateway import clock, votes
@@ -118,6 +118,16 @@ def csv_lines(columns: list[str], rows: Iterable[Sequence]) -> Iterator[str]:
         yield out.getvalue()
         out.seek(0)
         out.truncate()
+
+
+def vote_results_csv(app: Flask, round_) -> Response:
+    """A vote's results as a CSV download (API and console alike): one row per project × (all, each group, out of
+    area), as released (no fairness details)."""
+    view = votes.results(app, round_, with_fairness=False)
+    response = Response("".join(csv_lines(votes.RESULT_COLUMNS, votes.result_rows(view))),
+                        content_type="text/csv; charset=utf-8")
+    response.headers["Content-Disposition"] = f'attachment; filename="vote-{round_.id}.csv"'
+    return response
 
 
 # --- SMS -----------------------------------------------------------------------------------------------------

@@ -4,14 +4,13 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
-from flask import Blueprint, Response, abort, current_app, g, jsonify
+from flask import Blueprint, abort, current_app, g, jsonify
 from pydantic import Field, StringConstraints
 
-from gateway import clock, votes
+from gateway import clock, digests, votes
 from gateway.api.auth import audit, require_role
 from gateway.api.schemas import QUERY, Code, LocalDate, Open, Strict
 from gateway.api.validation import accepts, request_body, request_query, responds
-from gateway.digests import csv_lines
 from storage import votes as store
 from storage.runs import admin_unit_by_code
 
@@ -189,11 +188,7 @@ def vote_results_csv(vote_id: int):
     """The results as tidy CSV: one row per project × (all, each group, out of area)."""
     round_ = _round(vote_id)
     audit("vote.results", f"vote:{vote_id}.csv")
-    view = votes.results(current_app, round_, with_fairness=False)
-    response = Response("".join(csv_lines(votes.RESULT_COLUMNS, votes.result_rows(view))),
-                        content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="vote-{vote_id}.csv"'
-    return response
+    return digests.vote_results_csv(current_app, round_)
 
 
 @bp.get("/votes/<int:vote_id>/fairness")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, Response, abort, current_app, flash, g, redirect, render_template, request, url_for
+from flask import Blueprint, abort, current_app, flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from wtforms import BooleanField, DateField, FieldList, Form, FormField, IntegerField, SelectField, StringField
@@ -18,7 +18,7 @@ from gateway.console.audience import unit_choices
 from gateway.console.auth import audit, current_language, role
 from gateway.console.forms import ConsoleForm
 from gateway.console.scorecards import GROUP_NAMES, STATUS_NAMES
-from gateway.digests import csv_lines
+from gateway.digests import vote_results_csv
 from storage import votes as store
 from storage.runs import admin_unit_by_code
 
@@ -236,11 +236,7 @@ def results_csv(vote_id: int):
     """The results as the API's results.csv: one row per project × (all, each group, out of area)."""
     round_ = _round(vote_id)
     audit("vote.results", f"vote:{vote_id}.csv")
-    view = votes.results(current_app, round_, with_fairness=False)
-    response = Response("".join(csv_lines(votes.RESULT_COLUMNS, votes.result_rows(view))),
-                        content_type="text/csv; charset=utf-8")
-    response.headers["Content-Disposition"] = f'attachment; filename="vote-{vote_id}.csv"'
-    return response
+    return vote_results_csv(current_app, round_)
 
 
 # ---- creating and changing ------------------------------------------------------------------------------
